@@ -1,0 +1,215 @@
+import yargs from 'yargs';
+import { z } from 'zod';
+import { ConfigError, type AuthSettings, type PluginConfig, type VaultClientSettings } from './config';
+import { normalizeGoArgs } from './go-flags';
+import { OPTIONS, describeOption, type OptionSpec } from './options';
+import { parseDurationMs, parseFileMode, parseGoBool, parseInteger, parseListenAddress, parseSocketUrl } from './values';
+
+export type ParseOutcome =
+  | { readonly kind: 'run'; readonly config: PluginConfig }
+  | { readonly kind: 'help'; readonly text: string }
+  | { readonly kind: 'version' };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const DEV_SOCKET = 'unix://.dev/vaultkms.socket';
+
+/** Flags beat env vars; env vars beat defaults. Throws ConfigError naming the option. */
+export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
+  const { tokens, positional } = normalizeGoArgs(argv);
+  if (positional.length > 0) {
+    throw new ConfigError(`unexpected argument "${positional[0]}": options are given as -name=value`);
+  }
+  const parser = buildParser(tokens);
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = parser.parseSync() as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  if (parsed.help === true) return { kind: 'help', text: helpText() };
+  if (parsed.version !== undefined && parseGoBool(String(parsed.version)) === true) return { kind: 'version' };
+
+  const raw = new Map<string, { value: string; source: string }>();
+  for (const spec of OPTIONS) {
+    const fromFlag = parsed[spec.flag];
+    if (typeof fromFlag === 'string') raw.set(spec.flag, { value: fromFlag, source: `-${spec.flag}` });
+    else {
+      const envName = spec.envs.find((n) => env[n] !== undefined && env[n] !== '');
+      if (envName) raw.set(spec.flag, { value: env[envName] as string, source: envName });
+    }
+  }
+  return { kind: 'run', config: buildConfig(raw, env) };
+}
+
+function buildParser(tokens: string[]) {
+  let y = yargs(tokens)
+    .scriptName('vault-kubernetes-kms')
+    .parserConfiguration({
+      'camel-case-expansion': false,
+      'boolean-negation': false,
+      'dot-notation': false,
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
+      'short-option-groups': false,
+      'duplicate-arguments-array': false,
+    })
+    .strict()
+    .version(false)
+    .help(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw new ConfigError(err?.message ?? msg ?? 'invalid command line');
+    })
+    .option('help', { type: 'boolean' })
+    .option('version', { type: 'string' });
+  for (const spec of OPTIONS) y = y.option(spec.flag, { type: 'string', requiresArg: true });
+  return y;
+}
+
+export function helpText(): string {
+  const lines = ['Usage: vault-kubernetes-kms [options]', '', 'Every option is -name=value (Go flag syntax; --name=value also works).'];
+  let group = '';
+  for (const spec of OPTIONS) {
+    if (spec.group !== group) {
+      group = spec.group;
+      lines.push('', `${group}:`);
+    }
+    const def = spec.default !== undefined ? ` (default "${spec.default}")` : '';
+    lines.push(`  -${spec.flag}${spec.type === 'boolean' ? '' : ' ' + spec.type}${def}`);
+    lines.push(`        ${spec.description}`);
+    if (spec.envs.length > 0) lines.push(`        env: ${spec.envs.join(', ')}`);
+  }
+  lines.push('', '  -version', '        print the version and exit', '  -help', '        print this help and exit', '');
+  return lines.join('\n');
+}
+
+function buildConfig(raw: Map<string, { value: string; source: string }>, env: Env): PluginConfig {
+  const spec = (flag: string) => OPTIONS.find((o) => o.flag === flag) as OptionSpec;
+  const fail = (flag: string, why: string): never => {
+    throw new ConfigError(`invalid ${describeOption(flag)}: ${why}`);
+  };
+  const str = (flag: string): string | undefined => {
+    const v = raw.get(flag)?.value ?? spec(flag).default;
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const bool = (flag: string): boolean => {
+    const v = str(flag) ?? 'false';
+    return parseGoBool(v) ?? fail(flag, `"${v}" is not a boolean (use true or false)`);
+  };
+  const duration = (flag: string): number => {
+    const v = str(flag) as string;
+    const ms = parseDurationMs(v);
+    if (ms === undefined) return fail(flag, `"${v}" is not a duration (examples: 60s, 5m, 1h30m)`);
+    if (ms < 1000) return fail(flag, `must be at least 1s, got "${v}"`);
+    return ms;
+  };
+
+  const dev = bool('dev');
+  const enableV1 = !bool('disable-v1');
+  const enableV2 = !bool('disable-v2');
+  if (!enableV1 && !enableV2) fail('disable-v2', 'at least one KMS API version must be enabled (both -disable-v1 and -disable-v2 are set)');
+
+  const socketUrl = raw.has('socket') ? (str('socket') ?? '') : dev ? DEV_SOCKET : (spec('socket').default as string);
+  const socket = parseSocketUrl(socketUrl) ?? fail('socket', `"${socketUrl}" is not a unix socket URL such as unix:///opt/kms/vaultkms.socket`);
+  const healthText = str('health-port') as string;
+  const health = parseListenAddress(healthText) ?? fail('health-port', `"${healthText}" is not a port or host:port`);
+  const socketMode = parseFileMode(str('socket-mode') as string) ?? fail('socket-mode', 'must be an octal mode such as 0600 or 0660');
+  const renewalText = str('token-renewal') as string;
+  const tokenRenewalSeconds = parseInteger(renewalText) ?? fail('token-renewal', `"${renewalText}" is not a whole number of seconds`);
+  if (tokenRenewalSeconds <= 0) fail('token-renewal', 'must be a positive number of seconds');
+
+  const transitMount = z.string().regex(/^[\w\-./]+$/).safeParse(str('transit-mount') ?? '');
+  if (!transitMount.success) fail('transit-mount', 'must be a mount path such as transit');
+  const transitKey = z.string().regex(/^\w([\w\-.]*\w)?$/).safeParse(str('transit-key') ?? '');
+  if (!transitKey.success) fail('transit-key', 'must be a Transit key name (letters, digits, _ - .)');
+
+  const vault = dev ? devVaultSettings() : vaultSettings(str, fail, env);
+  const auth: AuthSettings = dev ? { method: 'dev' } : authSettings(str, fail);
+
+  return {
+    dev,
+    vault,
+    transitMount: (transitMount.data as string).replace(/^\/+|\/+$/g, ''),
+    transitKey: transitKey.data as string,
+    auth,
+    tokenRefreshIntervalMs: duration('token-refresh-interval'),
+    tokenRenewalSeconds,
+    socketUrl,
+    socket,
+    socketMode,
+    forceSocketOverwrite: bool('force-socket-overwrite'),
+    debug: bool('debug'),
+    health: dev && !raw.has('health-port') ? { host: '127.0.0.1', port: health.port } : health,
+    healthCheckIntervalMs: duration('health-check-interval'),
+    enableV1,
+    enableV2,
+  };
+}
+
+type Getter = (flag: string) => string | undefined;
+type Fail = (flag: string, why: string) => never;
+
+function authSettings(str: Getter, fail: Fail): AuthSettings {
+  const method = (str('auth-method') ?? '').toLowerCase();
+  if (method === '') return fail('auth-method', 'is required: token or approle');
+  if (method === 'token') {
+    const token = str('token');
+    const tokenFile = str('token-file');
+    if (!token && !tokenFile) return fail('token', 'is required with -auth-method=token (or give -token-file)');
+    if (token && /[^\x21-\x7e]/.test(token)) return fail('token', 'contains whitespace or non-printable characters');
+    return { method: 'token', token, tokenFile };
+  }
+  if (method === 'approle') {
+    const roleId = str('approle-role-id');
+    if (!roleId) return fail('approle-role-id', 'is required with -auth-method=approle');
+    const secretId = str('approle-secret-id');
+    const secretIdFile = str('approle-secret-id-file');
+    if (!secretId && !secretIdFile) return fail('approle-secret-id', 'is required with -auth-method=approle (or give -approle-secret-id-file)');
+    const mount = str('approle-mount') as string;
+    return { method: 'approle', mount: mount.replace(/^\/+|\/+$/g, ''), roleId, secretId, secretIdFile };
+  }
+  return fail('auth-method', `"${method}" is not supported: use token or approle`);
+}
+
+function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
+  const address = str('vault-address');
+  if (!address) return fail('vault-address', 'is required: the Vault API address, e.g. https://vault.example.com:8200');
+  const url = z.string().url().safeParse(address);
+  const scheme = url.success ? new URL(address).protocol : '';
+  if (!url.success || !['http:', 'https:', 'unix:'].includes(scheme)) {
+    return fail('vault-address', `"${address}" is not an http://, https:// or unix:// URL`);
+  }
+  const envText = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : (env[name] as string));
+  const envFail = (name: string, why: string): never => {
+    throw new ConfigError(`invalid ${name}: ${why}`);
+  };
+  const skip = envText('VAULT_SKIP_VERIFY');
+  const timeoutText = envText('VAULT_CLIENT_TIMEOUT');
+  const retriesText = envText('VAULT_MAX_RETRIES');
+  const timeoutMs = timeoutText === undefined ? 60_000 : parseDurationMs(timeoutText);
+  if (timeoutMs === undefined || timeoutMs <= 0) return envFail('VAULT_CLIENT_TIMEOUT', 'must be a positive duration (30 or 30s)');
+  const maxRetries = retriesText === undefined ? 2 : parseInteger(retriesText);
+  if (maxRetries === undefined || maxRetries < 0) return envFail('VAULT_MAX_RETRIES', 'must be a whole number >= 0');
+  const clientCertFile = envText('VAULT_CLIENT_CERT');
+  const clientKeyFile = envText('VAULT_CLIENT_KEY');
+  if (Boolean(clientCertFile) !== Boolean(clientKeyFile)) {
+    return envFail('VAULT_CLIENT_CERT/VAULT_CLIENT_KEY', 'both client cert and client key must be provided');
+  }
+  return {
+    address: address.replace(/\/+$/, ''),
+    namespace: str('vault-namespace'),
+    caCertFile: str('vault-ca-cert'),
+    caPath: envText('VAULT_CAPATH'),
+    clientCertFile,
+    clientKeyFile,
+    skipVerify: skip === undefined ? false : (parseGoBool(skip) ?? envFail('VAULT_SKIP_VERIFY', `"${skip}" is not a boolean`)),
+    tlsServerName: envText('VAULT_TLS_SERVER_NAME'),
+    timeoutMs,
+    maxRetries,
+  };
+}
+
+function devVaultSettings(): VaultClientSettings {
+  return { address: 'dev://in-process', skipVerify: false, timeoutMs: 60_000, maxRetries: 0 };
+}

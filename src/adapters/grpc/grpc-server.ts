@@ -1,0 +1,71 @@
+import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { SocketLocation } from '../config/values';
+import { LIMITS } from '../../domain/limits';
+import type { LoggerPort } from '../../ports/logger.port';
+import { KMS_V1_SERVICE, KMS_V2_SERVICE } from './kms-messages';
+import { claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket } from './socket-file';
+
+export interface KmsGrpcServerOptions {
+  readonly socket: SocketLocation;
+  readonly socketMode: number;
+  readonly forceOverwrite: boolean;
+  readonly v2?: UntypedServiceImplementation;
+  readonly v1?: UntypedServiceImplementation;
+}
+
+/**
+ * Both KMS services on one unix socket. A disabled version is simply not
+ * registered, so grpc-js answers UNIMPLEMENTED for it. Any :authority is
+ * accepted (kube-apiserver ≥1.32 sends "localhost", older ones the
+ * percent-encoded socket path).
+ */
+export class KmsGrpcServer {
+  private server: Server | undefined;
+  private owned: OwnedSocket | undefined;
+
+  constructor(private readonly opts: KmsGrpcServerOptions, private readonly log: LoggerPort) {}
+
+  isServing(): boolean {
+    return this.server !== undefined;
+  }
+
+  async start(): Promise<void> {
+    const server = new Server({
+      'grpc.max_receive_message_length': LIMITS.maxGrpcMessageBytes,
+      'grpc.max_send_message_length': LIMITS.maxGrpcMessageBytes,
+    });
+    if (this.opts.v2) server.addService(KMS_V2_SERVICE as ServiceDefinition, this.opts.v2);
+    if (this.opts.v1) server.addService(KMS_V1_SERVICE as ServiceDefinition, this.opts.v1);
+    await prepareSocketPath(this.opts.socket, this.opts.forceOverwrite, this.log);
+    // The socket is created with no group/other access; chmod widens it only if asked.
+    const previousUmask = process.umask(0o177);
+    try {
+      await new Promise<number>((resolve, reject) =>
+        server.bindAsync(grpcAddressOf(this.opts.socket), ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      );
+    } finally {
+      process.umask(previousUmask);
+    }
+    this.owned = await claimSocket(this.opts.socket, this.opts.socketMode);
+    this.server = server;
+  }
+
+  /** Stops accepting, lets in-flight calls finish for up to graceMs, removes our socket. */
+  async stop(graceMs: number): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    }
+    if (this.owned) await releaseSocket(this.owned, this.log);
+  }
+}

@@ -1,0 +1,68 @@
+import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import type { CallContext } from '../../domain/call-context';
+import { KmsError, asKmsError } from '../../domain/errors';
+import type { LoggerPort } from '../../ports/logger.port';
+import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../ports/metrics.port';
+import { toServiceError } from './grpc-status';
+import { MalformedRequest } from './kms-messages';
+
+export interface CallDeps {
+  readonly log: LoggerPort;
+  readonly metrics: MetricsPort;
+}
+
+/**
+ * Adapts one domain operation to a grpc-js unary handler: turns the caller's
+ * deadline and cancellation into a CallContext (aborted when the deadline
+ * passes, so no backend work outlives the caller), maps errors to precise
+ * status codes, and records the request for logs and metrics.
+ */
+export function unary<Req, Res>(
+  api: KmsApiVersion,
+  op: KmsOperation,
+  deps: CallDeps,
+  handle: (req: Req, ctx: CallContext) => Promise<Res>,
+  uidOf: (req: Req) => string = () => '',
+) {
+  return (call: ServerUnaryCall<Req | MalformedRequest, Res>, callback: sendUnaryData<Res>): void => {
+    const started = process.hrtime.bigint();
+    const abort = new AbortController();
+    const deadline = deadlineOf(call.getDeadline());
+    const timer = Number.isFinite(deadline) ? setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now())) : undefined;
+    const onCancel = () => abort.abort();
+    call.once('cancelled', onCancel);
+    const finish = (err: KmsError | undefined, res?: Res) => {
+      if (timer) clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics.kmsRequest(api, op, err ? err.kind : 'success', seconds);
+      const request = call.request;
+      const uid = request instanceof MalformedRequest ? '' : uidOf(request);
+      if (err) {
+        deps.log.warn(`${api} ${op} failed`, { api_version: api, operation: op, uid, error_kind: err.kind, error: err.message, duration_ms: seconds * 1000 });
+        callback(toServiceError(err));
+      } else {
+        if (deps.log.isDebugEnabled()) deps.log.debug(`${api} ${op} request`, { api_version: api, operation: op, uid, duration_ms: seconds * 1000 });
+        callback(null, res);
+      }
+    };
+    const request = call.request;
+    if (request instanceof MalformedRequest) {
+      finish(new KmsError('invalid-argument', request.reason));
+      return;
+    }
+    handle(request, { deadline, signal: abort.signal }).then(
+      (res) => finish(undefined, res),
+      (e) => {
+        const err = asKmsError(e);
+        if (err.kind === 'internal' && !(e instanceof KmsError)) deps.log.error('unexpected error in handler', { api_version: api, operation: op, error: String((e as Error)?.message ?? e).slice(0, 200) });
+        finish(abort.signal.aborted && err.kind !== 'invalid-argument' && Date.now() >= deadline ? new KmsError('deadline-exceeded', 'deadline exceeded') : err);
+      },
+    );
+  };
+}
+
+function deadlineOf(d: Date | number): number {
+  if (d instanceof Date) return d.getTime();
+  return Number.isFinite(d) ? d : Number.POSITIVE_INFINITY;
+}

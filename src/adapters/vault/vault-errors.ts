@@ -1,0 +1,51 @@
+import { KmsError } from '../../domain/errors';
+
+/**
+ * The one place Vault's answers become domain error kinds. Vault error texts
+ * are matched by substring (they are often multierror-formatted) and passed
+ * on shortened to one line; they never contain request data or tokens.
+ */
+const DECRYPT_REJECTIONS = [
+  'invalid ciphertext',
+  'message authentication failed',
+  'disallowed by policy',
+  'could not decode',
+  'version is too new',
+  'illegal base64',
+  'missing ciphertext',
+];
+
+export function vaultErrorText(errors: readonly string[]): string {
+  const joined = errors
+    .map((e) => e.replace(/\d+ errors? occurred:/g, '').replace(/[\t\n\r*]+/g, ' ').trim())
+    .filter((e) => e !== '')
+    .join('; ');
+  return joined.length > 200 ? `${joined.slice(0, 200)}...` : joined || 'no error text';
+}
+
+export function classifyVaultError(status: number, errors: readonly string[], what: string): KmsError {
+  const text = vaultErrorText(errors);
+  const lower = text.toLowerCase();
+  if (status === 401 || status === 403) {
+    return new KmsError('permission-denied', `Vault denied ${what}: ${text}`, { tokenInvalid: lower.includes('invalid token') });
+  }
+  if (status === 400) {
+    if (DECRYPT_REJECTIONS.some((m) => lower.includes(m))) return new KmsError('invalid-ciphertext', `Vault cannot decrypt this ciphertext: ${text}`);
+    if (lower.includes('invalid role or secret id') || lower.includes('invalid credentials')) {
+      return new KmsError('permission-denied', `Vault rejected the login: ${text}`);
+    }
+    return new KmsError('failed-precondition', `Vault rejected ${what}: ${text}`);
+  }
+  if (status === 404 || status === 405) {
+    return new KmsError('failed-precondition', `Vault has no ${what} (HTTP ${status}: ${text}); check the transit mount, key name and auth mount`);
+  }
+  if (status === 503 && lower.includes('sealed')) return new KmsError('unavailable', 'Vault is sealed');
+  if (status === 429) return new KmsError('unavailable', `Vault is rate limiting ${what}: ${text}`);
+  if (status === 412 || status >= 500) return new KmsError('unavailable', `Vault failed ${what} (HTTP ${status}: ${text})`);
+  return new KmsError('internal', `unexpected HTTP ${status} from Vault for ${what}: ${text}`);
+}
+
+/** Statuses Vault's own client retries: 412, 429 and every 5xx but 501. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 412 || status === 429 || (status >= 500 && status !== 501);
+}

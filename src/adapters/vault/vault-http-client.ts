@@ -1,0 +1,149 @@
+import { Agent, type Dispatcher } from 'undici';
+import type { CallContext } from '../../domain/call-context';
+import { KmsError } from '../../domain/errors';
+import type { ClockPort } from '../../ports/clock.port';
+import type { VaultClientSettings } from '../config/config';
+import { isRetryableStatus } from './vault-errors';
+import { buildTlsOptions } from './tls-options';
+
+export interface VaultResponse {
+  readonly status: number;
+  /** Parsed JSON body, or undefined for an empty body. */
+  readonly body: unknown;
+}
+
+export interface RequestOptions {
+  /** Send X-Vault-Token (false for logins). */
+  readonly authenticated?: boolean;
+}
+
+const MAX_BACKOFF_MS = 1000;
+const BASE_BACKOFF_MS = 50;
+/** Do not start an attempt with less time than this left: it could not finish. */
+const MIN_ATTEMPT_MS = 5;
+
+/**
+ * HTTP to Vault over one keep-alive connection pool (undici). Retries what
+ * Vault's own client retries (412, 429, 5xx but 501, connection errors) with
+ * jittered exponential backoff, but only while the caller's deadline allows,
+ * and honours Retry-After when it fits. Follows one 307/302/301 redirect
+ * (standby → active), never from https to http.
+ */
+export class VaultHttpClient {
+  private readonly agent: Agent;
+  private readonly origin: string;
+  private readonly socketPath: string | undefined;
+  private token: string | undefined;
+
+  constructor(
+    private readonly settings: VaultClientSettings,
+    private readonly clock: ClockPort,
+    private readonly onSecret: (secret: string) => void = () => {},
+  ) {
+    const url = new URL(settings.address);
+    this.socketPath = url.protocol === 'unix:' ? url.pathname : undefined;
+    this.origin = this.socketPath ? 'http://localhost' : url.origin;
+    const basePath = this.socketPath ? '' : url.pathname.replace(/\/+$/, '');
+    this.basePath = basePath;
+    this.agent = new Agent({
+      connections: 64,
+      keepAliveTimeout: 30_000,
+      connect: this.socketPath ? { socketPath: this.socketPath } : buildTlsOptions(settings),
+    });
+  }
+
+  private readonly basePath: string;
+
+  setToken(token: string): void {
+    this.onSecret(token);
+    this.token = token;
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  async request(method: 'GET' | 'POST', path: string, body: unknown, ctx: CallContext, opts: RequestOptions = {}): Promise<VaultResponse> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    for (let attempt = 0; ; attempt++) {
+      const remaining = ctx.deadline - this.clock.now();
+      if (ctx.signal?.aborted) throw new KmsError('cancelled', 'the caller cancelled the request');
+      if (remaining < MIN_ATTEMPT_MS) throw new KmsError('deadline-exceeded', 'deadline exceeded before Vault answered');
+      const mayRetry = attempt < this.settings.maxRetries;
+      let res: VaultResponse & { retryAfterMs?: number };
+      try {
+        res = await this.send(method, path, payload, Math.min(remaining, this.settings.timeoutMs), ctx, opts);
+      } catch (e) {
+        if (e instanceof KmsError && e.kind !== 'unavailable') throw e;
+        if (!mayRetry || !(await this.backoff(attempt, undefined, ctx))) throw e;
+        continue;
+      }
+      if (!isRetryableStatus(res.status) || !mayRetry) return res;
+      if (!(await this.backoff(attempt, res.retryAfterMs, ctx))) return res;
+    }
+  }
+
+  /** Sleeps before the next attempt; false when the deadline leaves no room for one. */
+  private async backoff(attempt: number, retryAfterMs: number | undefined, ctx: CallContext): Promise<boolean> {
+    const exp = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** attempt);
+    const wait = retryAfterMs ?? exp * (0.5 + Math.random());
+    if (this.clock.now() + wait + MIN_ATTEMPT_MS >= ctx.deadline) return false;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, wait);
+      ctx.signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    });
+    return !ctx.signal?.aborted;
+  }
+
+  private async send(method: Dispatcher.HttpMethod, path: string, payload: string | undefined, timeoutMs: number, ctx: CallContext, opts: RequestOptions) {
+    const headers: Record<string, string> = { 'x-vault-request': 'true', accept: 'application/json' };
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    if (opts.authenticated !== false && this.token) headers['x-vault-token'] = this.token;
+    if (this.settings.namespace) headers['x-vault-namespace'] = this.settings.namespace;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+    let origin = this.origin;
+    let fullPath = `${this.basePath}/v1/${path}`;
+    try {
+      for (let hop = 0; ; hop++) {
+        const res: Dispatcher.ResponseData = await this.agent.request({ origin, path: fullPath, method, headers, body: payload ?? null, signal });
+        const location = res.headers.location;
+        if ([301, 302, 307, 308].includes(res.statusCode) && typeof location === 'string' && hop === 0) {
+          await res.body.dump();
+          const target = new URL(location, origin);
+          if (origin.startsWith('https:') && target.protocol !== 'https:') {
+            throw new KmsError('unavailable', 'Vault redirected from https to http; refusing to follow');
+          }
+          origin = target.origin;
+          fullPath = target.pathname + target.search;
+          continue;
+        }
+        const text = await res.body.text();
+        const retryAfter = Number(res.headers['retry-after']);
+        return { status: res.statusCode, body: parseJson(text, res.statusCode), retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined };
+      }
+    } catch (e) {
+      if (e instanceof KmsError) throw e;
+      if (ctx.signal?.aborted) throw new KmsError('cancelled', 'the caller cancelled the request');
+      if (timeout.aborted) {
+        if (this.clock.now() >= ctx.deadline - MIN_ATTEMPT_MS) throw new KmsError('deadline-exceeded', 'deadline exceeded waiting for Vault');
+        throw new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`);
+      }
+      throw new KmsError('unavailable', `cannot reach Vault: ${describeNetworkError(e)}`);
+    }
+  }
+}
+
+function parseJson(text: string, status: number): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new KmsError('unavailable', `Vault sent an unreadable response (HTTP ${status}, invalid JSON)`);
+  }
+}
+
+function describeNetworkError(e: unknown): string {
+  const err = e as { code?: string; cause?: { code?: string }; message?: string };
+  return err.code ?? err.cause?.code ?? (err.message ? err.message.slice(0, 120) : 'connection error');
+}

@@ -1,0 +1,120 @@
+import type { z, ZodTypeAny } from 'zod';
+import type { CallContext } from '../../domain/call-context';
+import { KmsError } from '../../domain/errors';
+import type { DecryptOutcome, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
+import { batchData, decryptData, encryptData, errorBody, keyData, type BatchItem } from './schemas';
+import { classifyVaultError } from './vault-errors';
+import type { VaultHttpClient, VaultResponse } from './vault-http-client';
+
+/**
+ * TransitPort over Vault/OpenBao HTTP. One item is sent as a plain request (the
+ * same body the Go plugin sends); several go as one batch_input request. If a
+ * server refuses batches, this adapter remembers it and sends singles instead.
+ */
+export class VaultTransitAdapter implements TransitPort {
+  private batchSupported = true;
+
+  constructor(
+    private readonly http: VaultHttpClient,
+    private readonly mount: string,
+    private readonly key: string,
+  ) {}
+
+  async encrypt(plaintexts: readonly Uint8Array[], ctx: CallContext): Promise<EncryptOutcome[]> {
+    const path = `${this.mount}/encrypt/${this.key}`;
+    if (plaintexts.length > 1 && this.batchSupported) {
+      const items = await this.batch(path, plaintexts.map((p) => ({ plaintext: b64(p) })), ctx, 'encrypt');
+      if (items) return items.map((item) => toEncryptOutcome(item));
+    }
+    return Promise.all(plaintexts.map((p) => this.encryptOne(path, p, ctx)));
+  }
+
+  async decrypt(ciphertexts: readonly string[], ctx: CallContext): Promise<DecryptOutcome[]> {
+    const path = `${this.mount}/decrypt/${this.key}`;
+    if (ciphertexts.length > 1 && this.batchSupported) {
+      const items = await this.batch(path, ciphertexts.map((c) => ({ ciphertext: c })), ctx, 'decrypt');
+      if (items) return items.map((item) => toDecryptOutcome(item));
+    }
+    return Promise.all(ciphertexts.map((c) => this.decryptOne(path, c, ctx)));
+  }
+
+  async readKey(ctx: CallContext): Promise<TransitKeyInfo> {
+    const res = await this.http.request('GET', `${this.mount}/keys/${this.key}`, undefined, ctx);
+    if (res.status === 404) {
+      throw new KmsError('failed-precondition', `Transit key "${this.key}" not found at mount "${this.mount}"`);
+    }
+    const { data } = parseOk(res, keyData, 'read of the transit key');
+    return {
+      latestVersion: data.latest_version,
+      minDecryptionVersion: data.min_decryption_version,
+      minEncryptionVersion: data.min_encryption_version,
+      supportsEncryption: data.supports_encryption,
+      supportsDecryption: data.supports_decryption,
+      type: data.type,
+    };
+  }
+
+  private async encryptOne(path: string, plaintext: Uint8Array, ctx: CallContext): Promise<EncryptOutcome> {
+    const res = await this.http.request('POST', path, { plaintext: b64(plaintext) }, ctx);
+    if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), 'encrypt') };
+    const { data } = parseOk(res, encryptData, 'encrypt');
+    return toEncryptOutcome(data);
+  }
+
+  private async decryptOne(path: string, ciphertext: string, ctx: CallContext): Promise<DecryptOutcome> {
+    const res = await this.http.request('POST', path, { ciphertext }, ctx);
+    if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), 'decrypt') };
+    const { data } = parseOk(res, decryptData, 'decrypt');
+    return toDecryptOutcome({ plaintext: data.plaintext });
+  }
+
+  /** undefined means "this server does not do batches": the caller falls back to singles. */
+  private async batch(path: string, items: object[], ctx: CallContext, op: string): Promise<BatchItem[] | undefined> {
+    const res = await this.http.request('POST', path, { batch_input: items }, ctx);
+    if (res.status === 200 || res.status === 400 || res.status === 500) {
+      const parsed = batchData.safeParse(res.body);
+      if (parsed.success && parsed.data.data.batch_results.length === items.length) return parsed.data.data.batch_results;
+      if (res.status === 400) {
+        this.batchSupported = false;
+        return undefined;
+      }
+    }
+    if (res.status === 200) throw new KmsError('internal', `Vault sent an unexpected batch ${op} response`);
+    throw classifyVaultError(res.status, errorsOf(res), `batch ${op}`);
+  }
+}
+
+function toEncryptOutcome(item: { ciphertext?: string; key_version?: number; error?: string }): EncryptOutcome {
+  if (item.error || !item.ciphertext) return { ok: false, error: classifyVaultError(400, [item.error ?? 'no ciphertext'], 'encrypt') };
+  const version = item.key_version ?? versionFromCiphertext(item.ciphertext);
+  if (!version) return { ok: false, error: new KmsError('internal', 'Vault returned a ciphertext without a key version') };
+  return { ok: true, ciphertext: item.ciphertext, keyVersion: version };
+}
+
+function toDecryptOutcome(item: { plaintext?: string; error?: string }): DecryptOutcome {
+  if (item.error || item.plaintext === undefined) return { ok: false, error: classifyVaultError(400, [item.error ?? 'no plaintext'], 'decrypt') };
+  return { ok: true, plaintext: Buffer.from(item.plaintext, 'base64') };
+}
+
+/** Vault before 1.5 sent no key_version; the ciphertext prefix carries it. */
+function versionFromCiphertext(c: string): number | undefined {
+  const m = /^vault:v(\d+):/.exec(c);
+  return m ? Number(m[1]) : undefined;
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
+}
+
+export function errorsOf(res: VaultResponse): string[] {
+  const parsed = errorBody.safeParse(res.body);
+  return parsed.success ? (parsed.data.errors ?? []) : [];
+}
+
+/** A 2xx body of the expected shape, or the classified error. */
+export function parseOk<S extends ZodTypeAny>(res: VaultResponse, schema: S, what: string): z.output<S> {
+  if (res.status < 200 || res.status >= 300) throw classifyVaultError(res.status, errorsOf(res), what);
+  const parsed = schema.safeParse(res.body);
+  if (!parsed.success) throw new KmsError('internal', `Vault sent an unexpected response to ${what}`);
+  return parsed.data;
+}

@@ -1,0 +1,104 @@
+import { inject, injectable } from 'tsyringe';
+import { TOKENS } from '../ports/tokens';
+import type { TransitPort } from '../ports/transit.port';
+import type { ClockPort } from '../ports/clock.port';
+import type { CallContext } from './call-context';
+import { KmsError, asKmsError } from './errors';
+import { HealthMonitor } from './health-monitor';
+import { KeyVersionTracker } from './key-version-tracker';
+import { LIMITS } from './limits';
+import { parseVaultCiphertext } from './vault-ciphertext';
+
+export interface EncryptResult {
+  readonly ciphertext: Uint8Array;
+  /** The Transit key version this ciphertext was made with, as a decimal string. */
+  readonly keyId: string;
+}
+
+export interface DecryptInput {
+  readonly ciphertext: Uint8Array;
+  readonly keyId?: string;
+  readonly annotations?: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface StatusResult {
+  readonly version: 'v2';
+  readonly healthz: string;
+  readonly keyId: string;
+}
+
+/** Retries a request once after a new login, if Vault said our token was bad. */
+export interface TokenRejectionHandler {
+  onTokenRejected(): Promise<boolean>;
+}
+
+const NEVER_RELOGIN: TokenRejectionHandler = { onTokenRejected: async () => false };
+
+/**
+ * The KMS envelope operations, transport-neutral: the v2 and v1 gRPC adapters
+ * are thin translators over this. Encrypt costs exactly one backend request,
+ * Status none.
+ */
+@injectable()
+export class EnvelopeService {
+  private tokens: TokenRejectionHandler = NEVER_RELOGIN;
+
+  constructor(
+    @inject(TOKENS.Transit) private readonly transit: TransitPort,
+    @inject(KeyVersionTracker) private readonly keys: KeyVersionTracker,
+    @inject(HealthMonitor) private readonly health: HealthMonitor,
+    @inject(TOKENS.Clock) private readonly clock: ClockPort,
+  ) {}
+
+  useTokenRejectionHandler(handler: TokenRejectionHandler): void {
+    this.tokens = handler;
+  }
+
+  async encrypt(plaintext: Uint8Array, ctx: CallContext): Promise<EncryptResult> {
+    if (plaintext.length === 0) throw new KmsError('invalid-argument', 'plaintext is empty');
+    if (plaintext.length > LIMITS.maxPlaintextBytes) {
+      throw new KmsError('invalid-argument', `plaintext is ${plaintext.length} bytes, over the limit of ${LIMITS.maxPlaintextBytes}`);
+    }
+    const [outcome] = await this.withRelogin(() => this.transit.encrypt([plaintext], ctx));
+    if (!outcome.ok) throw outcome.error;
+    const seen = this.keys.observe(outcome.keyVersion, 'encrypt');
+    void seen;
+    return { ciphertext: Buffer.from(outcome.ciphertext, 'latin1'), keyId: String(outcome.keyVersion) };
+  }
+
+  async decrypt(input: DecryptInput, ctx: CallContext): Promise<Uint8Array> {
+    validateKeyIdAndAnnotations(input);
+    const parsed = parseVaultCiphertext(input.ciphertext, LIMITS.maxCiphertextBytes);
+    const [outcome] = await this.withRelogin(() => this.transit.decrypt([parsed.text], ctx));
+    if (!outcome.ok) throw outcome.error;
+    return outcome.plaintext;
+  }
+
+  status(): StatusResult {
+    const snap = this.health.state.snapshot(this.clock.now());
+    return { version: 'v2', healthz: snap.healthy ? 'ok' : snap.reason, keyId: this.keys.keyId() };
+  }
+
+  private async withRelogin<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      const err = asKmsError(e);
+      if (err.kind === 'permission-denied' && (await this.tokens.onTokenRejected())) return op();
+      throw err;
+    }
+  }
+}
+
+function validateKeyIdAndAnnotations(input: DecryptInput): void {
+  if (input.keyId !== undefined && Buffer.byteLength(input.keyId, 'utf8') > LIMITS.maxKeyIdBytes) {
+    throw new KmsError('invalid-argument', `key_id is longer than ${LIMITS.maxKeyIdBytes} bytes`);
+  }
+  if (input.annotations) {
+    let total = 0;
+    for (const [k, v] of input.annotations) total += Buffer.byteLength(k, 'utf8') + v.length;
+    if (total > LIMITS.maxAnnotationBytes) {
+      throw new KmsError('invalid-argument', `annotations total ${total} bytes, over the limit of ${LIMITS.maxAnnotationBytes}`);
+    }
+  }
+}

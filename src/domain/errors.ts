@@ -1,0 +1,43 @@
+/**
+ * The closed set of failure kinds the plugin understands. Adapters classify
+ * backend failures into one of these exactly once; the gRPC adapter maps them
+ * to status codes, metrics label them, and health reads them. Messages must
+ * never contain plaintext or credentials.
+ */
+export type KmsErrorKind =
+  | 'invalid-argument' // malformed request field (empty, oversized, wrong format)
+  | 'invalid-ciphertext' // well-formed request, but the backend cannot decrypt it (foreign key, tampered)
+  | 'permission-denied' // the backend refused our credentials or policy
+  | 'unavailable' // backend unreachable, sealed, throttled or 5xx after retries
+  | 'deadline-exceeded' // the caller's deadline passed
+  | 'cancelled' // the caller went away
+  | 'failed-precondition' // misconfiguration: transit key or mount missing, key not usable
+  | 'internal'; // a bug or an unexpected backend answer
+
+export class KmsError extends Error {
+  readonly kind: KmsErrorKind;
+  /** True when the backend said our token itself is invalid/expired (not a policy denial). */
+  readonly tokenInvalid: boolean;
+
+  constructor(kind: KmsErrorKind, message: string, options: { tokenInvalid?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'KmsError';
+    this.kind = kind;
+    this.tokenInvalid = options.tokenInvalid ?? false;
+  }
+}
+
+export function isKmsError(e: unknown): e is KmsError {
+  return e instanceof KmsError;
+}
+
+/** Wraps anything thrown into a KmsError without leaking its message (it may hold data). */
+export function asKmsError(e: unknown): KmsError {
+  if (isKmsError(e)) return e;
+  return new KmsError('internal', 'unexpected internal error', { cause: e });
+}
+
+/** Errors worth retrying or treating as "backend down" for health purposes. */
+export function isTransient(kind: KmsErrorKind): boolean {
+  return kind === 'unavailable' || kind === 'deadline-exceeded';
+}

@@ -1,0 +1,92 @@
+import { inject, injectable } from 'tsyringe';
+import { TOKENS } from '../ports/tokens';
+import type { TransitPort } from '../ports/transit.port';
+import type { ClockPort } from '../ports/clock.port';
+import type { LoggerPort } from '../ports/logger.port';
+import type { MetricsPort } from '../ports/metrics.port';
+import { withTimeout } from './call-context';
+import { asKmsError } from './errors';
+import { HealthState } from './health-state';
+import { KeyVersionTracker } from './key-version-tracker';
+import type { DomainSettings } from './settings';
+
+/** Anything that can tell whether our Vault credentials are currently usable. */
+export interface CredentialCheck {
+  credentialStatus(): { ok: true } | { ok: false; reason: string };
+}
+
+export const CREDENTIALS_ALWAYS_OK: CredentialCheck = { credentialStatus: () => ({ ok: true }) };
+
+const PROBE_BYTES = 16;
+
+/**
+ * The background check behind /health and KMS v2 Status: credentials usable,
+ * key readable (which also refreshes key_id), and one encrypt/decrypt round
+ * trip of random bytes. Costs three Vault requests per run, whatever the
+ * probe or Status rate.
+ */
+@injectable()
+export class HealthMonitor {
+  readonly state: HealthState;
+  private lastReason = '';
+  private credentials: CredentialCheck = CREDENTIALS_ALWAYS_OK;
+
+  constructor(
+    @inject(TOKENS.Transit) private readonly transit: TransitPort,
+    @inject(KeyVersionTracker) private readonly keys: KeyVersionTracker,
+    @inject(TOKENS.Clock) private readonly clock: ClockPort,
+    @inject(TOKENS.Logger) private readonly log: LoggerPort,
+    @inject(TOKENS.Metrics) private readonly metrics: MetricsPort,
+    @inject(TOKENS.DomainSettings) private readonly settings: DomainSettings,
+  ) {
+    this.state = new HealthState(settings.healthMaxAgeMs);
+  }
+
+  useCredentialCheck(check: CredentialCheck): void {
+    this.credentials = check;
+  }
+
+  async check(randomBytes: (n: number) => Uint8Array): Promise<boolean> {
+    const reason = await this.findProblem(randomBytes);
+    const ok = reason === undefined;
+    this.state.record(ok, reason ?? 'ok', this.clock.now());
+    this.metrics.health(ok);
+    if ((reason ?? 'ok') !== this.lastReason) {
+      if (ok) this.log.info('health check passed', { key_id: this.keys.keyId() });
+      else this.log.warn('health check failed', { reason });
+      this.lastReason = reason ?? 'ok';
+    }
+    return ok;
+  }
+
+  private async findProblem(randomBytes: (n: number) => Uint8Array): Promise<string | undefined> {
+    const creds = this.credentials.credentialStatus();
+    if (!creds.ok) return creds.reason;
+    const ctx = withTimeout(this.clock.now(), this.settings.backgroundTimeoutMs);
+    try {
+      const key = await this.transit.readKey(ctx);
+      const seen = this.keys.observe(key.latestVersion, 'key-read');
+      if (seen.changed) this.log.info('transit key version changed', { from: seen.previous, to: seen.current });
+      if (seen.current !== undefined) this.metrics.keyVersion(seen.current);
+      const regression = this.keys.regressionDetected();
+      if (regression) {
+        return `transit key latest_version went from ${regression.from} back to ${regression.to}: the key was deleted and recreated; data encrypted before cannot be decrypted (restart the plugin to accept the new key)`;
+      }
+      if (!key.supportsEncryption || !key.supportsDecryption) {
+        return `transit key type ${key.type} does not support encryption and decryption`;
+      }
+      const probe = randomBytes(PROBE_BYTES);
+      const [enc] = await this.transit.encrypt([probe], ctx);
+      if (!enc.ok) return `health round trip encrypt failed: ${enc.error.message}`;
+      const [dec] = await this.transit.decrypt([enc.ciphertext], ctx);
+      if (!dec.ok) return `health round trip decrypt failed: ${dec.error.message}`;
+      if (Buffer.compare(Buffer.from(dec.plaintext), Buffer.from(probe)) !== 0) {
+        return 'health round trip returned different bytes';
+      }
+      return undefined;
+    } catch (e) {
+      const err = asKmsError(e);
+      return `vault ${err.kind}: ${err.message}`;
+    }
+  }
+}

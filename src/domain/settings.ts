@@ -1,0 +1,12 @@
+import type { RenewalSettings } from './renewal-policy';
+
+/** Tunables of the domain services, built from the configuration by the composition root. */
+export interface DomainSettings {
+  readonly renewal: RenewalSettings;
+  /** A successful background check counts as healthy for this long. */
+  readonly healthMaxAgeMs: number;
+  /** Do not log in again more often than this when Vault keeps rejecting tokens. */
+  readonly reloginMinIntervalMs: number;
+  /** Budget of one background Vault operation (login, lookup, health round trip). */
+  readonly backgroundTimeoutMs: number;
+}

@@ -1,0 +1,153 @@
+import { inject, injectable } from 'tsyringe';
+import { TOKENS } from '../ports/tokens';
+import type { AuthStrategyPort, TokenSessionPort } from '../ports/auth.port';
+import type { ClockPort } from '../ports/clock.port';
+import type { LoggerPort } from '../ports/logger.port';
+import type { MetricsPort } from '../ports/metrics.port';
+import { withTimeout } from './call-context';
+import { asKmsError } from './errors';
+import { decideAfterRenewal, decideOnLookup } from './renewal-policy';
+import type { DomainSettings } from './settings';
+
+export type CredentialStatus =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Keeps a valid Vault token in use: logs in, then on every tick looks the token
+ * up and acts on the renewal policy. Also the one place that reacts to "Vault
+ * rejected our token" from any request, by logging in again (rate-limited and
+ * shared by concurrent callers).
+ */
+@injectable()
+export class TokenLifecycle {
+  private status: CredentialStatus = { ok: false, reason: 'not logged in to Vault yet' };
+  private loggedIn = false;
+  private relogin: Promise<boolean> | undefined;
+  private lastLoginAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    @inject(TOKENS.AuthStrategy) private readonly auth: AuthStrategyPort,
+    @inject(TOKENS.TokenSession) private readonly session: TokenSessionPort,
+    @inject(TOKENS.Clock) private readonly clock: ClockPort,
+    @inject(TOKENS.Logger) private readonly log: LoggerPort,
+    @inject(TOKENS.Metrics) private readonly metrics: MetricsPort,
+    @inject(TOKENS.DomainSettings) private readonly settings: DomainSettings,
+  ) {}
+
+  credentialStatus(): CredentialStatus {
+    return this.status;
+  }
+
+  isLoggedIn(): boolean {
+    return this.loggedIn;
+  }
+
+  /** Logs in and verifies the token with a lookup. Throws on failure. */
+  async login(): Promise<void> {
+    const ctx = withTimeout(this.clock.now(), this.settings.backgroundTimeoutMs);
+    this.lastLoginAt = this.clock.now();
+    try {
+      const result = await this.auth.login(ctx);
+      this.session.useToken(result.token);
+      const lookup = await this.session.lookupSelf(ctx);
+      this.metrics.tokenTtl(lookup.ttl);
+      this.loggedIn = true;
+      this.status = { ok: true };
+      this.log.info('authenticated to Vault', {
+        auth_method: this.auth.method,
+        token_ttl_seconds: lookup.ttl,
+        renewable: lookup.renewable,
+        periodic: lookup.period > 0,
+      });
+    } catch (e) {
+      const err = asKmsError(e);
+      if (err.kind === 'permission-denied' || err.tokenInvalid) {
+        this.status = {
+          ok: false,
+          reason: this.auth.canObtainNewToken
+            ? `Vault login failed: ${err.message}`
+            : 'Vault token is invalid, expired or revoked; token auth cannot obtain a new one (use a periodic token or approle)',
+        };
+      } else if (!this.loggedIn) {
+        this.status = { ok: false, reason: `Vault login failed: ${err.message}` };
+      }
+      throw err;
+    }
+  }
+
+  /** One run of the renewal loop (every -token-refresh-interval). */
+  async tick(): Promise<void> {
+    if (!this.loggedIn) {
+      await this.login();
+      return;
+    }
+    const ctx = withTimeout(this.clock.now(), this.settings.backgroundTimeoutMs);
+    let lookup;
+    try {
+      lookup = await this.session.lookupSelf(ctx);
+    } catch (e) {
+      const err = asKmsError(e);
+      if (err.kind === 'permission-denied' || err.tokenInvalid) {
+        this.log.warn('token lookup rejected by Vault, logging in again', { error: err.message });
+        await this.login();
+        return;
+      }
+      throw err;
+    }
+    this.metrics.tokenTtl(lookup.ttl);
+    this.status = { ok: true };
+    const decision = decideOnLookup(lookup, this.settings.renewal);
+    this.log.debug('token check', { ttl_seconds: lookup.ttl, creation_ttl_seconds: lookup.creationTtl, action: decision.action, reason: decision.reason });
+    if (decision.action === 'none') return;
+    if (decision.action === 'relogin') {
+      await this.reloginFor(decision.reason);
+      return;
+    }
+    try {
+      const renewed = await this.session.renewSelf(decision.incrementSeconds, ctx);
+      this.metrics.tokenRenewal('success');
+      this.metrics.tokenTtl(renewed.leaseDurationSeconds);
+      this.log.info('renewed Vault token', { lease_duration_seconds: renewed.leaseDurationSeconds });
+      const after = decideAfterRenewal(renewed.leaseDurationSeconds, this.settings.renewal);
+      if (after.action === 'relogin') await this.reloginFor(after.reason);
+    } catch (e) {
+      const err = asKmsError(e);
+      this.metrics.tokenRenewal('failure');
+      this.log.warn('token renewal failed', { error: err.message });
+      await this.reloginFor('token renewal failed');
+    }
+  }
+
+  private async reloginFor(reason: string): Promise<void> {
+    if (!this.auth.canObtainNewToken) {
+      this.log.warn('Vault token will expire and token auth cannot renew or replace it', { reason });
+      return;
+    }
+    this.log.info('logging in to Vault again', { reason });
+    this.metrics.tokenRenewal('relogin');
+    await this.login();
+  }
+
+  /**
+   * Called when a request was refused with 401/403. Logs in again once for all
+   * concurrent callers; returns true when a new login succeeded, so the caller
+   * may retry its request once.
+   */
+  async onTokenRejected(): Promise<boolean> {
+    if (this.relogin) return this.relogin;
+    if (this.clock.now() - this.lastLoginAt < this.settings.reloginMinIntervalMs) return false;
+    this.relogin = (async () => {
+      try {
+        this.log.warn('Vault rejected the token on a request, logging in again', { auth_method: this.auth.method });
+        await this.login();
+        return this.auth.canObtainNewToken;
+      } catch {
+        return false;
+      } finally {
+        this.relogin = undefined;
+      }
+    })();
+    return this.relogin;
+  }
+}
