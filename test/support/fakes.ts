@@ -1,0 +1,102 @@
+import 'reflect-metadata';
+import type { CallContext } from '../../src/domain/call-context';
+import { KmsError } from '../../src/domain/errors';
+import type { TokenLookup } from '../../src/domain/renewal-policy';
+import type { DomainSettings } from '../../src/domain/settings';
+import type { AuthStrategyPort, LoginResult, TokenSessionPort } from '../../src/ports/auth.port';
+import type { ClockPort } from '../../src/ports/clock.port';
+import type { LogFields, LoggerPort } from '../../src/ports/logger.port';
+import type { DecryptOutcome, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../src/ports/transit.port';
+
+/** Fakes of the ports, for unit tests of the domain only. */
+export class FakeClock implements ClockPort {
+  constructor(public t = 1_700_000_000_000) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export class MemoryLogger implements LoggerPort {
+  readonly lines: { level: string; message: string; fields?: LogFields }[] = [];
+  debug(message: string, fields?: LogFields) { this.lines.push({ level: 'debug', message, fields }); }
+  info(message: string, fields?: LogFields) { this.lines.push({ level: 'info', message, fields }); }
+  warn(message: string, fields?: LogFields) { this.lines.push({ level: 'warn', message, fields }); }
+  error(message: string, fields?: LogFields) { this.lines.push({ level: 'error', message, fields }); }
+  isDebugEnabled() { return true; }
+}
+
+/** A transit backend that "encrypts" by prefixing, with scriptable failures. */
+export class FakeTransit implements TransitPort {
+  version = 1;
+  calls = { encrypt: 0, decrypt: 0, readKey: 0 };
+  batches: number[] = [];
+  failWith: KmsError | undefined;
+  /** Resolves pending calls only when released, to test concurrency. */
+  gate: Promise<void> | undefined;
+
+  async encrypt(plaintexts: readonly Uint8Array[], _ctx: CallContext): Promise<EncryptOutcome[]> {
+    this.calls.encrypt++;
+    this.batches.push(plaintexts.length);
+    await this.gate;
+    if (this.failWith) throw this.failWith;
+    return plaintexts.map((p) => ({ ok: true as const, ciphertext: `vault:v${this.version}:${Buffer.from(p).toString('base64')}`, keyVersion: this.version }));
+  }
+
+  async decrypt(ciphertexts: readonly string[], _ctx: CallContext): Promise<DecryptOutcome[]> {
+    this.calls.decrypt++;
+    this.batches.push(ciphertexts.length);
+    await this.gate;
+    if (this.failWith) throw this.failWith;
+    return ciphertexts.map((c) => {
+      const m = /^vault:v(\d+):(.*)$/.exec(c);
+      if (!m || Number(m[1]) > this.version) return { ok: false as const, error: new KmsError('invalid-ciphertext', 'cannot decrypt') };
+      return { ok: true as const, plaintext: Buffer.from(m[2], 'base64') };
+    });
+  }
+
+  async readKey(_ctx: CallContext): Promise<TransitKeyInfo> {
+    this.calls.readKey++;
+    if (this.failWith) throw this.failWith;
+    return { latestVersion: this.version, minDecryptionVersion: 1, minEncryptionVersion: 0, supportsEncryption: true, supportsDecryption: true, type: 'aes256-gcm96' };
+  }
+}
+
+export class FakeSession implements TokenSessionPort {
+  token: string | undefined;
+  lookup: TokenLookup = { ttl: 3600, creationTtl: 3600, renewable: true, period: 0, explicitMaxTtl: 0 };
+  lookupError: KmsError | undefined;
+  renewGrant: number | undefined;
+  renewError: KmsError | undefined;
+  renewals: number[] = [];
+  useToken(token: string) { this.token = token; }
+  async lookupSelf(): Promise<TokenLookup> {
+    if (this.lookupError) throw this.lookupError;
+    return this.lookup;
+  }
+  async renewSelf(increment: number): Promise<{ leaseDurationSeconds: number }> {
+    this.renewals.push(increment);
+    if (this.renewError) throw this.renewError;
+    return { leaseDurationSeconds: this.renewGrant ?? increment };
+  }
+}
+
+export class FakeAuth implements AuthStrategyPort {
+  logins = 0;
+  failWith: KmsError | undefined;
+  constructor(readonly method = 'approle', readonly canObtainNewToken = true) {}
+  async login(): Promise<LoginResult> {
+    this.logins++;
+    if (this.failWith) throw this.failWith;
+    return { token: `token-${this.logins}`, leaseDurationSeconds: 3600, renewable: true };
+  }
+}
+
+export const TEST_SETTINGS: DomainSettings = {
+  renewal: { incrementSeconds: 3600, checkIntervalSeconds: 60 },
+  healthMaxAgeMs: 50_000,
+  reloginMinIntervalMs: 2000,
+  backgroundTimeoutMs: 10_000,
+};

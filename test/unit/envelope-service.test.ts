@@ -1,0 +1,103 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { KmsError } from '../../src/domain/errors';
+import { NO_DEADLINE } from '../../src/domain/call-context';
+import { domainWithFakes, fixedBytes } from '../support/domain-container';
+
+const seed = Buffer.alloc(32, 9);
+
+describe('envelope service', () => {
+  it('encrypts with exactly one backend request and returns the version as key_id', async () => {
+    const d = domainWithFakes();
+    d.transit.version = 4;
+    const r = await d.envelope.encrypt(seed, NO_DEADLINE);
+    assert.equal(d.transit.calls.encrypt, 1);
+    assert.equal(d.transit.calls.readKey, 0);
+    assert.equal(r.keyId, '4');
+    assert.match(Buffer.from(r.ciphertext).toString(), /^vault:v4:/);
+  });
+
+  it('decrypts what it encrypted', async () => {
+    const d = domainWithFakes();
+    const r = await d.envelope.encrypt(seed, NO_DEADLINE);
+    const plain = await d.envelope.decrypt({ ciphertext: r.ciphertext, keyId: r.keyId }, NO_DEADLINE);
+    assert.deepEqual(Buffer.from(plain), seed);
+  });
+
+  it('answers Status from state without any backend request', async () => {
+    const d = domainWithFakes();
+    await d.tokens.login();
+    await d.health.check(fixedBytes);
+    const before = { ...d.transit.calls };
+    for (let i = 0; i < 100; i++) assert.deepEqual(d.envelope.status(), { version: 'v2', healthz: 'ok', keyId: '1' });
+    assert.deepEqual(d.transit.calls, before);
+  });
+
+  it('reports not-ok Status with a reason before the first check', () => {
+    const d = domainWithFakes();
+    const s = d.envelope.status();
+    assert.notEqual(s.healthz, 'ok');
+    assert.equal(s.keyId, '');
+  });
+
+  it('moves Status key_id forward after a rotation seen by an encrypt', async () => {
+    const d = domainWithFakes();
+    await d.tokens.login();
+    await d.health.check(fixedBytes);
+    d.transit.version = 2;
+    await d.envelope.encrypt(seed, NO_DEADLINE);
+    assert.equal(d.envelope.status().keyId, '2');
+  });
+
+  it('rejects empty and oversized plaintext before calling the backend', async () => {
+    const d = domainWithFakes();
+    await assert.rejects(d.envelope.encrypt(new Uint8Array(), NO_DEADLINE), (e: KmsError) => e.kind === 'invalid-argument');
+    await assert.rejects(d.envelope.encrypt(new Uint8Array(70_000), NO_DEADLINE), (e: KmsError) => e.kind === 'invalid-argument');
+    assert.equal(d.transit.calls.encrypt, 0);
+  });
+
+  it('rejects garbage ciphertext without calling the backend', async () => {
+    const d = domainWithFakes();
+    await assert.rejects(d.envelope.decrypt({ ciphertext: Buffer.from('garbage') }, NO_DEADLINE), (e: KmsError) => e.kind === 'invalid-argument');
+    assert.equal(d.transit.calls.decrypt, 0);
+  });
+
+  it('rejects an oversized key_id and oversized annotations', async () => {
+    const d = domainWithFakes();
+    const ct = Buffer.from('vault:v1:' + 'A'.repeat(40));
+    await assert.rejects(d.envelope.decrypt({ ciphertext: ct, keyId: 'k'.repeat(1025) }, NO_DEADLINE), /key_id/);
+    const big = new Map([['a.example.com', new Uint8Array(40_000)]]);
+    await assert.rejects(d.envelope.decrypt({ ciphertext: ct, annotations: big }, NO_DEADLINE), /annotations/);
+  });
+
+  it('accepts any key_id on decrypt, so data written by older Go plugin releases (timestamp key_ids) stays readable', async () => {
+    const d = domainWithFakes();
+    const r = await d.envelope.encrypt(seed, NO_DEADLINE);
+    const plain = await d.envelope.decrypt({ ciphertext: r.ciphertext, keyId: '1706707774' }, NO_DEADLINE);
+    assert.deepEqual(Buffer.from(plain), seed);
+  });
+
+  it('logs in again once and retries when the backend rejects the token', async () => {
+    const d = domainWithFakes();
+    await d.tokens.login();
+    d.clock.advance(10_000);
+    let first = true;
+    const original = d.transit.encrypt.bind(d.transit);
+    d.transit.encrypt = async (p, ctx) => {
+      if (first) {
+        first = false;
+        throw new KmsError('permission-denied', 'permission denied', { tokenInvalid: true });
+      }
+      return original(p, ctx);
+    };
+    const r = await d.envelope.encrypt(seed, NO_DEADLINE);
+    assert.equal(r.keyId, '1');
+    assert.equal(d.auth.logins, 2);
+  });
+
+  it('passes backend errors through with their kind', async () => {
+    const d = domainWithFakes();
+    d.transit.failWith = new KmsError('unavailable', 'Vault is sealed');
+    await assert.rejects(d.envelope.encrypt(seed, NO_DEADLINE), (e: KmsError) => e.kind === 'unavailable');
+  });
+});
