@@ -1,9 +1,10 @@
+import { unlink } from 'node:fs/promises';
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { SocketLocation } from '../config/values';
 import { LIMITS } from '../../domain/limits';
 import type { LoggerPort } from '../../ports/logger.port';
 import { KMS_V1_SERVICE, KMS_V2_SERVICE } from './kms-messages';
-import { claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket } from './socket-file';
+import { bindPathFor, claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket } from './socket-file';
 
 export interface KmsGrpcServerOptions {
   readonly socket: SocketLocation;
@@ -37,16 +38,18 @@ export class KmsGrpcServer {
     if (this.opts.v2) server.addService(KMS_V2_SERVICE as ServiceDefinition, this.opts.v2);
     if (this.opts.v1) server.addService(KMS_V1_SERVICE as ServiceDefinition, this.opts.v1);
     await prepareSocketPath(this.opts.socket, this.opts.forceOverwrite, this.log);
+    const bindPath = bindPathFor(this.opts.socket);
+    await unlink(bindPath).catch(() => undefined); // our own leftover from a crash with the same pid
     // The socket is created with no group/other access; chmod widens it only if asked.
     const previousUmask = process.umask(0o177);
     try {
       await new Promise<number>((resolve, reject) =>
-        server.bindAsync(grpcAddressOf(this.opts.socket), ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+        server.bindAsync(grpcAddressOf(this.opts.socket, bindPath), ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
       );
     } finally {
       process.umask(previousUmask);
     }
-    this.owned = await claimSocket(this.opts.socket, this.opts.socketMode);
+    this.owned = await claimSocket(this.opts.socket, this.opts.socketMode, bindPath);
     this.server = server;
   }
 

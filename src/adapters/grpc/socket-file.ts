@@ -1,6 +1,6 @@
-import { lstat, mkdir, rmdir, unlink, chmod } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { SocketLocation } from '../config/values';
 import type { LoggerPort } from '../../ports/logger.port';
 
@@ -20,8 +20,17 @@ export interface OwnedSocket {
   readonly identity?: { dev: number; ino: number };
 }
 
-export function grpcAddressOf(loc: SocketLocation): string {
-  return loc.abstract ? `unix-abstract:${loc.path.slice(1)}` : `unix:${resolve(loc.path)}`;
+/**
+ * Where to bind. A file socket is bound under a temporary name beside the
+ * final path and renamed into place once it listens with the right mode, so
+ * the path never names a socket that refuses connections or is too open.
+ */
+export function bindPathFor(loc: SocketLocation): string {
+  return loc.abstract ? loc.path : join(dirname(resolve(loc.path)), `.kms-${process.pid}.sock`);
+}
+
+export function grpcAddressOf(loc: SocketLocation, bindPath: string): string {
+  return loc.abstract ? `unix-abstract:${loc.path.slice(1)}` : `unix:${bindPath}`;
 }
 
 export async function prepareSocketPath(loc: SocketLocation, force: boolean, log: LoggerPort): Promise<void> {
@@ -55,11 +64,12 @@ export async function prepareSocketPath(loc: SocketLocation, force: boolean, log
   log.warn('removed existing file at the socket path (-force-socket-overwrite)', { socket: path, kind });
 }
 
-/** After bind: set the mode and remember which inode is ours. */
-export async function claimSocket(loc: SocketLocation, mode: number): Promise<OwnedSocket> {
+/** After bind: set the mode, move the socket into place, remember which inode is ours. */
+export async function claimSocket(loc: SocketLocation, mode: number, bindPath: string): Promise<OwnedSocket> {
   if (loc.abstract) return { path: loc.path, abstract: true };
   const path = resolve(loc.path);
-  await chmod(path, mode);
+  await chmod(bindPath, mode);
+  await rename(bindPath, path);
   const st = await lstat(path);
   return { path, abstract: false, identity: { dev: st.dev, ino: st.ino } };
 }

@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * Starts the plugin as an operator would: the built CLI (or, with
+ * KMS_PLUGIN_BIN, the packaged artifact the Containerfile ships) as a
+ * subprocess with real flags, capturing every log line for assertions and for
+ * the secret-leak scan.
+ */
+export const REPO_ROOT = resolve(__dirname, '../../..');
+/** Every line any plugin process printed during this test file; scanned for secrets. */
+export const ALL_PLUGIN_OUTPUT: string[] = [];
+
+export function pluginCommand(): { cmd: string; prefix: string[] } {
+  const bin = process.env.KMS_PLUGIN_BIN;
+  if (bin) return { cmd: resolve(bin), prefix: [] };
+  return { cmd: process.execPath, prefix: [join(REPO_ROOT, 'dist/src/main.js')] };
+}
+
+export function tempSocketDir(): string {
+  return mkdtempSync(join(tmpdir(), 'kms-e2e-'));
+}
+
+export class PluginProcess {
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+
+  constructor(args: readonly string[], env: Record<string, string | undefined> = {}, cwd = REPO_ROOT) {
+    const { cmd, prefix } = pluginCommand();
+    const baseEnv: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME };
+    this.child = spawn(cmd, [...prefix, ...args], { env: { ...baseEnv, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const collect = (into: string[]) => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        const text = partial + chunk.toString('utf8');
+        const lines = text.split('\n');
+        partial = lines.pop() ?? '';
+        for (const l of lines) {
+          into.push(l);
+          ALL_PLUGIN_OUTPUT.push(l);
+        }
+      };
+    };
+    this.child.stdout?.on('data', collect(this.stdout));
+    this.child.stderr?.on('data', collect(this.stderr));
+    this.exited = new Promise((res) => this.child.once('exit', (code) => res(code)));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Parsed JSON log lines. */
+  logs(): Record<string, unknown>[] {
+    return this.stdout.flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  async waitForLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.logs().find(pred);
+      if (hit) return hit;
+      if (Date.now() > until) throw new Error(`log line not seen within ${timeoutMs}ms; got:\n${this.stdout.join('\n')}\n${this.stderr.join('\n')}`);
+      await sleep(25);
+    }
+  }
+
+  /** Port the health server bound (useful with -health-port=127.0.0.1:0). */
+  async healthPort(): Promise<number> {
+    const l = await this.waitForLog((x) => x.message === 'health endpoints listening');
+    return l.port as number;
+  }
+
+  async waitForSocket(path: string, timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!existsSync(path)) {
+      if (Date.now() > until) throw new Error(`socket ${path} did not appear; output:\n${this.stdout.join('\n')}\n${this.stderr.join('\n')}`);
+      await sleep(20);
+    }
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig);
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 8000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function eventually<T>(fn: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 10_000, stepMs = 50): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      last = await fn();
+      if (check(last)) return last;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs}ms; last value ${JSON.stringify(last)}; last error ${String(lastErr)}`);
+    await sleep(stepMs);
+  }
+}
