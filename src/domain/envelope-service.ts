@@ -2,6 +2,9 @@ import { inject, injectable } from 'tsyringe';
 import { TOKENS } from '../ports/tokens';
 import type { TransitPort } from '../ports/transit.port';
 import type { ClockPort } from '../ports/clock.port';
+import type { MetricsPort } from '../ports/metrics.port';
+import type { DecryptOutcome } from '../ports/transit.port';
+import { SingleFlight } from './single-flight';
 import type { CallContext } from './call-context';
 import { KmsError, asKmsError } from './errors';
 import { HealthMonitor } from './health-monitor';
@@ -42,13 +45,17 @@ const NEVER_RELOGIN: TokenRejectionHandler = { onTokenRejected: async () => fals
 @injectable()
 export class EnvelopeService {
   private tokens: TokenRejectionHandler = NEVER_RELOGIN;
+  private readonly decrypts: SingleFlight<DecryptOutcome>;
 
   constructor(
     @inject(TOKENS.Transit) private readonly transit: TransitPort,
     @inject(KeyVersionTracker) private readonly keys: KeyVersionTracker,
     @inject(HealthMonitor) private readonly health: HealthMonitor,
     @inject(TOKENS.Clock) private readonly clock: ClockPort,
-  ) {}
+    @inject(TOKENS.Metrics) metrics: MetricsPort,
+  ) {
+    this.decrypts = new SingleFlight<DecryptOutcome>(() => clock.now(), () => metrics.singleFlightHit());
+  }
 
   useTokenRejectionHandler(handler: TokenRejectionHandler): void {
     this.tokens = handler;
@@ -61,15 +68,17 @@ export class EnvelopeService {
     }
     const [outcome] = await this.withRelogin(() => this.transit.encrypt([plaintext], ctx));
     if (!outcome.ok) throw outcome.error;
-    const seen = this.keys.observe(outcome.keyVersion, 'encrypt');
-    void seen;
+    this.keys.observe(outcome.keyVersion, 'encrypt');
     return { ciphertext: Buffer.from(outcome.ciphertext, 'latin1'), keyId: String(outcome.keyVersion) };
   }
 
   async decrypt(input: DecryptInput, ctx: CallContext): Promise<Uint8Array> {
     validateKeyIdAndAnnotations(input);
     const parsed = parseVaultCiphertext(input.ciphertext, LIMITS.maxCiphertextBytes);
-    const [outcome] = await this.withRelogin(() => this.transit.decrypt([parsed.text], ctx));
+    // Identical concurrent Decrypts (a cold-start storm) share one backend request.
+    const outcome = await this.decrypts.run(parsed.text, ctx, (shared) =>
+      this.withRelogin(async () => (await this.transit.decrypt([parsed.text], shared))[0]),
+    );
     if (!outcome.ok) throw outcome.error;
     return outcome.plaintext;
   }

@@ -1,3 +1,4 @@
+import type { CoalescingSettings } from './coalescing-transit';
 import type { RenewalSettings } from './renewal-policy';
 
 /** Tunables of the domain services, built from the configuration by the composition root. */
@@ -9,4 +10,6 @@ export interface DomainSettings {
   readonly reloginMinIntervalMs: number;
   /** Budget of one background Vault operation (login, lookup, health round trip). */
   readonly backgroundTimeoutMs: number;
+  /** How concurrent requests are turned into batch requests. */
+  readonly coalescing: CoalescingSettings;
 }

@@ -99,4 +99,5 @@ export const TEST_SETTINGS: DomainSettings = {
   healthMaxAgeMs: 50_000,
   reloginMinIntervalMs: 2000,
   backgroundTimeoutMs: 10_000,
+  coalescing: { maxInFlight: 2, maxBatch: 4 },
 };

@@ -1,0 +1,108 @@
+import type { DecryptOutcome, EncryptOutcome, TransitKeyInfo, TransitPort } from '../ports/transit.port';
+import type { CallContext } from './call-context';
+import { KmsError } from './errors';
+import { SharedCall, within } from './shared-call';
+
+export interface CoalescingSettings {
+  /** Backend requests allowed at once; beyond this, requests queue and leave as batches. */
+  readonly maxInFlight: number;
+  /** Most items in one batch request. */
+  readonly maxBatch: number;
+}
+
+interface Waiter<I, O> {
+  readonly item: I;
+  readonly ctx: CallContext;
+  resolve(o: O): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * A TransitPort decorator that batches without waiting: while fewer than
+ * maxInFlight backend requests are running, a request goes out at once (no
+ * added latency at low load); when all slots are busy, requests queue, and
+ * each freed slot sends everything queued (up to maxBatch) as one batch.
+ * Per-item results go back to the right caller; a whole-request failure goes
+ * to every caller in that batch.
+ */
+export class CoalescingTransit implements TransitPort {
+  private readonly encrypts: Lane<Uint8Array, EncryptOutcome>;
+  private readonly decrypts: Lane<string, DecryptOutcome>;
+
+  constructor(
+    private readonly inner: TransitPort,
+    settings: CoalescingSettings,
+    now: () => number,
+    onBatch: (op: 'encrypt' | 'decrypt', size: number) => void = () => {},
+  ) {
+    this.encrypts = new Lane((items, ctx) => inner.encrypt(items, ctx), settings, now, (n) => onBatch('encrypt', n));
+    this.decrypts = new Lane((items, ctx) => inner.decrypt(items, ctx), settings, now, (n) => onBatch('decrypt', n));
+  }
+
+  encrypt(plaintexts: readonly Uint8Array[], ctx: CallContext): Promise<EncryptOutcome[]> {
+    return Promise.all(plaintexts.map((p) => this.encrypts.submit(p, ctx)));
+  }
+
+  decrypt(ciphertexts: readonly string[], ctx: CallContext): Promise<DecryptOutcome[]> {
+    return Promise.all(ciphertexts.map((c) => this.decrypts.submit(c, ctx)));
+  }
+
+  readKey(ctx: CallContext): Promise<TransitKeyInfo> {
+    return this.inner.readKey(ctx);
+  }
+}
+
+class Lane<I, O> {
+  private inFlight = 0;
+  private readonly queue: Waiter<I, O>[] = [];
+
+  constructor(
+    private readonly send: (items: I[], ctx: CallContext) => Promise<O[]>,
+    private readonly settings: CoalescingSettings,
+    private readonly now: () => number,
+    private readonly onBatch: (size: number) => void,
+  ) {}
+
+  submit(item: I, ctx: CallContext): Promise<O> {
+    const result = new Promise<O>((resolve, reject) => this.queue.push({ item, ctx, resolve, reject }));
+    this.pump();
+    return within(result, ctx, this.now);
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.settings.maxInFlight && this.queue.length > 0) {
+      const batch = this.takeLiveBatch();
+      if (batch.length > 0) void this.dispatch(batch);
+    }
+  }
+
+  /** Up to maxBatch waiters whose callers are still waiting. */
+  private takeLiveBatch(): Waiter<I, O>[] {
+    const batch: Waiter<I, O>[] = [];
+    const now = this.now();
+    while (batch.length < this.settings.maxBatch && this.queue.length > 0) {
+      const w = this.queue.shift() as Waiter<I, O>;
+      if (w.ctx.signal?.aborted) w.reject(new KmsError('cancelled', 'the caller cancelled the request'));
+      else if (w.ctx.deadline <= now) w.reject(new KmsError('deadline-exceeded', 'deadline exceeded while queued'));
+      else batch.push(w);
+    }
+    return batch;
+  }
+
+  private async dispatch(batch: Waiter<I, O>[]): Promise<void> {
+    this.inFlight++;
+    const shared = new SharedCall();
+    for (const w of batch) shared.join(w.ctx);
+    this.onBatch(batch.length);
+    try {
+      const outcomes = await this.send(batch.map((w) => w.item), shared.context());
+      if (outcomes.length !== batch.length) throw new KmsError('internal', 'backend returned a different number of results');
+      batch.forEach((w, i) => w.resolve(outcomes[i]));
+    } catch (e) {
+      for (const w of batch) w.reject(e);
+    } finally {
+      this.inFlight--;
+      this.pump();
+    }
+  }
+}
