@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import 'reflect-metadata';
 import pkg from '../package.json';
 import { ConfigError, type PluginConfig } from './adapters/config/config';
@@ -9,11 +8,105 @@ import { KmsGrpcServer } from './adapters/grpc/grpc-server';
 import { kmsV1Handlers, kmsV2Handlers } from './adapters/grpc/kms-handlers';
 import { HealthHttpServer } from './adapters/health/health-http-server';
 import { PeriodicTask } from './adapters/runtime/periodic-task';
-import { NO_METRICS } from './ports/metrics.port';
-import { wire } from './composition';
+import { PrometheusMetrics } from './adapters/metrics/prometheus-metrics';
+import { randomBytes } from 'node:crypto';
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { TOKENS } from './ports/tokens';
+import type { ClockPort } from './ports/clock.port';
+import type { LoggerPort } from './ports/logger.port';
+import type { TransitPort } from './ports/transit.port';
+import type { DomainSettings } from './domain/settings';
+import { EnvelopeService } from './domain/envelope-service';
+import { HealthMonitor } from './domain/health-monitor';
+import { KeyVersionTracker } from './domain/key-version-tracker';
+import { TokenLifecycle } from './domain/token-lifecycle';
+import { CoalescingTransit } from './domain/coalescing-transit';
+import { DevTransitAdapter } from './adapters/dev-transit/dev-transit.adapter';
+import { VaultHttpClient } from './adapters/vault/vault-http-client';
+import { VaultTransitAdapter } from './adapters/vault/vault-transit.adapter';
+import { VaultTokenSessionAdapter } from './adapters/vault/vault-token-session.adapter';
+import { TokenAuthStrategy } from './adapters/auth/token-auth';
+import { AppRoleAuthStrategy } from './adapters/auth/approle-auth';
 
 export const VERSION: string = pkg.version;
 const SHUTDOWN_GRACE_MS = 5000;
+
+/** The wired object graph; main.ts starts and stops it. */
+interface Wiring {
+  readonly envelope: EnvelopeService;
+  readonly health: HealthMonitor;
+  readonly tokens: TokenLifecycle | undefined;
+  readonly devTransit: DevTransitAdapter | undefined;
+  readonly close: () => Promise<void>;
+  readonly randomBytes: (n: number) => Uint8Array;
+}
+
+const SYSTEM_CLOCK: ClockPort = { now: () => Date.now() };
+
+export function domainSettings(config: PluginConfig): DomainSettings {
+  return {
+    renewal: { incrementSeconds: config.tokenRenewalSeconds, checkIntervalSeconds: config.tokenRefreshIntervalMs / 1000 },
+    // Three missed checks in a row before a stale success stops counting.
+    healthMaxAgeMs: 3 * config.healthCheckIntervalMs + 5000,
+    reloginMinIntervalMs: 2000,
+    backgroundTimeoutMs: 10_000,
+    // Eight parallel Vault requests keep latency flat at low load; beyond that, batches of up to 128.
+    coalescing: { maxInFlight: 8, maxBatch: 128 },
+  };
+}
+
+/** Chooses the implementations behind every port. This file is the only place that does. */
+function wire(config: PluginConfig, log: LoggerPort, metrics: PrometheusMetrics, registerSecret: (s: string) => void): Wiring {
+  const c: DependencyContainer = rootContainer.createChildContainer();
+  c.register(TOKENS.Clock, { useValue: SYSTEM_CLOCK });
+  c.register(TOKENS.Logger, { useValue: log });
+  c.register(TOKENS.Metrics, { useValue: metrics });
+  c.register(TOKENS.DomainSettings, { useValue: domainSettings(config) });
+  c.registerSingleton(KeyVersionTracker);
+  c.registerSingleton(HealthMonitor);
+  c.registerSingleton(EnvelopeService);
+  c.registerSingleton(TokenLifecycle);
+
+  let transit: TransitPort;
+  let devTransit: DevTransitAdapter | undefined;
+  let http: VaultHttpClient | undefined;
+  if (config.auth.method === 'dev') {
+    devTransit = new DevTransitAdapter();
+    transit = devTransit;
+  } else {
+    http = new VaultHttpClient(config.vault, SYSTEM_CLOCK, registerSecret, (op, outcome, seconds) => metrics.vaultRequest(op, outcome, seconds));
+    transit = new VaultTransitAdapter(http, config.transitMount, config.transitKey);
+    c.register(TOKENS.TokenSession, { useValue: new VaultTokenSessionAdapter(http) });
+    const auth = config.auth;
+    c.register(TOKENS.AuthStrategy, {
+      useValue:
+        auth.method === 'token'
+          ? new TokenAuthStrategy(auth.token, auth.tokenFile, registerSecret)
+          : new AppRoleAuthStrategy(http, auth.mount, auth.roleId, auth.secretId, auth.secretIdFile, registerSecret),
+    });
+  }
+  const settings = domainSettings(config);
+  const coalesced = new CoalescingTransit(transit, settings.coalescing, () => Date.now(), (op, n) => metrics.batchSize(op, n));
+  c.register(TOKENS.Transit, { useValue: coalesced });
+
+  const envelope = c.resolve(EnvelopeService);
+  const health = c.resolve(HealthMonitor);
+  const tokens = http ? c.resolve(TokenLifecycle) : undefined;
+  if (tokens) {
+    health.useCredentialCheck(tokens);
+    envelope.useTokenRejectionHandler(tokens);
+  }
+  return {
+    envelope,
+    health,
+    tokens,
+    devTransit,
+    randomBytes: (n) => randomBytes(n),
+    close: async () => {
+      await http?.close();
+    },
+  };
+}
 
 /** Runs the plugin until SIGTERM/SIGINT. Resolves to the process exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -49,7 +142,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   if (config.vault.skipVerify) log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is not verified');
 
-  const metrics = NO_METRICS;
+  const metrics = new PrometheusMetrics();
   const app = wire(config, log, metrics, (s) => redactor.register(s));
   const deps = { log, metrics };
   const grpc = new KmsGrpcServer(
@@ -65,6 +158,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const healthServer = new HealthHttpServer(config.health, {
     live: () => grpc.isServing(),
     health: () => app.health.state.snapshot(Date.now()),
+    metrics: () => metrics.exposition(),
   });
 
   try {
@@ -153,7 +247,22 @@ function startupFields(c: PluginConfig): Record<string, unknown> {
   };
 }
 
-if (require.main === module) {
+/** True when this file is the program: `node dist/src/main.js` or the single-executable artifact. */
+function isEntryPoint(): boolean {
+  if (require.main === module) return true;
+  try {
+    return (require('node:sea') as { isSea(): boolean }).isSea();
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  process.on('uncaughtException', (e) => {
+    // Never print an arbitrary error object: it could carry request data.
+    process.stderr.write(`vault-kubernetes-kms: fatal: ${e?.name ?? 'Error'}: ${String(e?.message ?? '').slice(0, 200)}\n`);
+    process.exit(1);
+  });
   main(process.argv.slice(2), process.env).then(
     (code) => process.exit(code),
     (e) => {

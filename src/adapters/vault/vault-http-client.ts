@@ -17,6 +17,9 @@ export interface RequestOptions {
   readonly authenticated?: boolean;
 }
 
+/** Sees every HTTP attempt: a closed-set operation name, "2xx"/"4xx"/"5xx"/"error", seconds. */
+export type VaultRequestObserver = (operation: string, outcome: string, seconds: number) => void;
+
 const MAX_BACKOFF_MS = 1000;
 const BASE_BACKOFF_MS = 50;
 /** Do not start an attempt with less time than this left: it could not finish. */
@@ -39,6 +42,7 @@ export class VaultHttpClient {
     private readonly settings: VaultClientSettings,
     private readonly clock: ClockPort,
     private readonly onSecret: (secret: string) => void = () => {},
+    private readonly observe: VaultRequestObserver = () => {},
   ) {
     const url = new URL(settings.address);
     this.socketPath = url.protocol === 'unix:' ? url.pathname : undefined;
@@ -71,9 +75,13 @@ export class VaultHttpClient {
       if (remaining < MIN_ATTEMPT_MS) throw new KmsError('deadline-exceeded', 'deadline exceeded before Vault answered');
       const mayRetry = attempt < this.settings.maxRetries;
       let res: VaultResponse & { retryAfterMs?: number };
+      const started = process.hrtime.bigint();
+      const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
       try {
         res = await this.send(method, path, payload, Math.min(remaining, this.settings.timeoutMs), ctx, opts);
+        this.observe(operationOf(path), `${Math.floor(res.status / 100)}xx`, elapsed());
       } catch (e) {
+        this.observe(operationOf(path), 'error', elapsed());
         if (e instanceof KmsError && e.kind !== 'unavailable') throw e;
         if (!mayRetry || !(await this.backoff(attempt, undefined, ctx))) throw e;
         continue;
@@ -132,6 +140,17 @@ export class VaultHttpClient {
       throw new KmsError('unavailable', `cannot reach Vault: ${describeNetworkError(e)}`);
     }
   }
+}
+
+/** A closed set of names for metrics: never a raw path (mounts and key names are operator data). */
+function operationOf(path: string): string {
+  if (path.includes('/encrypt/')) return 'transit_encrypt';
+  if (path.includes('/decrypt/')) return 'transit_decrypt';
+  if (path.includes('/keys/')) return 'transit_read_key';
+  if (path.endsWith('lookup-self')) return 'token_lookup_self';
+  if (path.endsWith('renew-self')) return 'token_renew_self';
+  if (path.endsWith('/login')) return 'login';
+  return 'other';
 }
 
 function parseJson(text: string, status: number): unknown {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite (`npm test`): unit, integration and end-to-end tests on
+# the built CLI; then the packaged artifact is built and the end-to-end and
+# kube-apiserver conformance suites run again against it, started the way the
+# container image starts it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== build"
+npm run build --silent
+
+echo "== unit, integration and end-to-end tests (node dist/src/main.js)"
+node scripts/run-tests.mjs
+
+echo "== packaged artifact"
+node scripts/build-artifact.mjs
+
+echo "== end-to-end tests against the artifact"
+KMS_PLUGIN_BIN=dist/artifact/vault-kubernetes-kms node scripts/run-tests.mjs test/e2e/
+
+if [ -x test/conformance/run.sh ] || [ -f test/conformance/run.sh ]; then
+  echo "== conformance: kube-apiserver's own KMS client code against the artifact"
+  KMS_PLUGIN_CMD="$PWD/dist/artifact/vault-kubernetes-kms" bash test/conformance/run.sh
+fi

@@ -1,0 +1,87 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { KmsApiVersion, KmsOperation, MetricsPort, Outcome } from '../../ports/metrics.port';
+
+const PREFIX = 'vault_kubernetes_kms_';
+
+/**
+ * Prometheus metrics. Names of the Go plugin are kept (dashboards keep
+ * working) with an added api_version label; labels are closed sets (operation,
+ * outcome, error kind), never raw paths, user names or key material.
+ */
+export class PrometheusMetrics implements MetricsPort {
+  readonly registry = new Registry();
+  private readonly encryptDuration: Histogram<'api_version'>;
+  private readonly decryptDuration: Histogram<'api_version'>;
+  private readonly encryptErrors: Counter<'api_version' | 'error_kind'>;
+  private readonly decryptErrors: Counter<'api_version' | 'error_kind'>;
+  private readonly grpcRequests: Counter<'api_version' | 'operation' | 'outcome'>;
+  private readonly renewals: Counter<'outcome'>;
+  private readonly tokenExpiry: Gauge;
+  private readonly vaultRequests: Histogram<'operation' | 'outcome'>;
+  private readonly batchSizes: Histogram<'operation'>;
+  private readonly singleFlight: Counter;
+  private readonly keyVersionGauge: Gauge;
+  private readonly healthy: Gauge;
+
+  constructor() {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: PREFIX });
+    const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+    this.encryptDuration = new Histogram({ name: `${PREFIX}encryption_operation_duration_seconds`, help: 'KMS Encrypt duration', labelNames: ['api_version'], buckets, registers: [r] });
+    this.decryptDuration = new Histogram({ name: `${PREFIX}decryption_operation_duration_seconds`, help: 'KMS Decrypt duration', labelNames: ['api_version'], buckets, registers: [r] });
+    this.encryptErrors = new Counter({ name: `${PREFIX}encryption_operation_errors_total`, help: 'failed KMS Encrypt requests', labelNames: ['api_version', 'error_kind'], registers: [r] });
+    this.decryptErrors = new Counter({ name: `${PREFIX}decryption_operation_errors_total`, help: 'failed KMS Decrypt requests', labelNames: ['api_version', 'error_kind'], registers: [r] });
+    this.grpcRequests = new Counter({ name: `${PREFIX}grpc_requests_total`, help: 'KMS gRPC requests by API version, operation and outcome', labelNames: ['api_version', 'operation', 'outcome'], registers: [r] });
+    this.renewals = new Counter({ name: `${PREFIX}token_renewals_total`, help: 'token renewals and re-logins', labelNames: ['outcome'], registers: [r] });
+    this.tokenExpiry = new Gauge({ name: `${PREFIX}token_expiry_seconds`, help: 'seconds left on the Vault token at the last lookup or renewal', registers: [r] });
+    this.vaultRequests = new Histogram({ name: `${PREFIX}vault_requests_duration_seconds`, help: 'Vault HTTP requests (each attempt) by operation and outcome', labelNames: ['operation', 'outcome'], buckets, registers: [r] });
+    this.batchSizes = new Histogram({ name: `${PREFIX}vault_batch_size`, help: 'items per Transit request sent to Vault', labelNames: ['operation'], buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [r] });
+    this.singleFlight = new Counter({ name: `${PREFIX}decrypt_single_flight_hits_total`, help: 'Decrypts answered by sharing an identical in-flight Vault request', registers: [r] });
+    this.keyVersionGauge = new Gauge({ name: `${PREFIX}transit_key_version`, help: 'latest Transit key version (the KMS v2 key_id)', registers: [r] });
+    this.healthy = new Gauge({ name: `${PREFIX}healthy`, help: '1 while the last background Vault check passed', registers: [r] });
+  }
+
+  kmsRequest(api: KmsApiVersion, op: KmsOperation, outcome: Outcome, seconds: number): void {
+    this.grpcRequests.inc({ api_version: api, operation: op, outcome });
+    if (op === 'encrypt') {
+      this.encryptDuration.observe({ api_version: api }, seconds);
+      if (outcome !== 'success') this.encryptErrors.inc({ api_version: api, error_kind: outcome });
+    } else if (op === 'decrypt') {
+      this.decryptDuration.observe({ api_version: api }, seconds);
+      if (outcome !== 'success') this.decryptErrors.inc({ api_version: api, error_kind: outcome });
+    }
+  }
+
+  tokenRenewal(outcome: 'success' | 'failure' | 'relogin'): void {
+    this.renewals.inc({ outcome });
+  }
+
+  tokenTtl(seconds: number): void {
+    this.tokenExpiry.set(seconds);
+  }
+
+  keyVersion(version: number): void {
+    this.keyVersionGauge.set(version);
+  }
+
+  health(healthy: boolean): void {
+    this.healthy.set(healthy ? 1 : 0);
+  }
+
+  batchSize(op: 'encrypt' | 'decrypt', items: number): void {
+    this.batchSizes.observe({ operation: op }, items);
+  }
+
+  singleFlightHit(): void {
+    this.singleFlight.inc();
+  }
+
+  /** Called by the Vault HTTP client for every attempt. */
+  vaultRequest(operation: string, outcome: string, seconds: number): void {
+    this.vaultRequests.observe({ operation, outcome }, seconds);
+  }
+
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
