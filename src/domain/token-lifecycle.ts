@@ -24,7 +24,8 @@ export class TokenLifecycle {
   private status: CredentialStatus = { ok: false, reason: 'not logged in to Vault yet' };
   private loggedIn = false;
   private relogin: Promise<boolean> | undefined;
-  private lastLoginAt = Number.NEGATIVE_INFINITY;
+  /** When a rejected request last made us log in again; throttles a policy denial that a login cannot fix. */
+  private lastRejectionLoginAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     @inject(TOKENS.AuthStrategy) private readonly auth: AuthStrategyPort,
@@ -46,7 +47,6 @@ export class TokenLifecycle {
   /** Logs in and verifies the token with a lookup. Throws on failure. */
   async login(): Promise<void> {
     const ctx = withTimeout(this.clock.now(), this.settings.backgroundTimeoutMs);
-    this.lastLoginAt = this.clock.now();
     try {
       const result = await this.auth.login(ctx);
       this.session.useToken(result.token);
@@ -136,7 +136,8 @@ export class TokenLifecycle {
    */
   async onTokenRejected(): Promise<boolean> {
     if (this.relogin) return this.relogin;
-    if (this.clock.now() - this.lastLoginAt < this.settings.reloginMinIntervalMs) return false;
+    if (this.clock.now() - this.lastRejectionLoginAt < this.settings.reloginMinIntervalMs) return false;
+    this.lastRejectionLoginAt = this.clock.now();
     this.relogin = (async () => {
       try {
         this.log.warn('Vault rejected the token on a request, logging in again', { auth_method: this.auth.method });

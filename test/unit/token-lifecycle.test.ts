@@ -72,10 +72,20 @@ describe('token lifecycle', () => {
     assert.equal(d.auth.logins, 2);
   });
 
-  it('does not log in again in a tight loop', async () => {
+  it('logs in again on the first rejection even right after start-up', async () => {
     const d = domainWithFakes();
     await d.tokens.login();
+    assert.equal(await d.tokens.onTokenRejected(), true);
+    assert.equal(d.auth.logins, 2);
+  });
+
+  it('does not log in again in a tight loop when logging in does not help (a policy denial)', async () => {
+    const d = domainWithFakes();
+    await d.tokens.login();
+    assert.equal(await d.tokens.onTokenRejected(), true);
     assert.equal(await d.tokens.onTokenRejected(), false);
-    assert.equal(d.auth.logins, 1);
+    assert.equal(d.auth.logins, 2);
+    d.clock.advance(5000);
+    assert.equal(await d.tokens.onTokenRejected(), true);
   });
 });
