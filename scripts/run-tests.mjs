@@ -1,7 +1,7 @@
 // Runs every compiled *.test.js under dist/test with node's test runner.
 // Node 20 treats every .js below a folder named "test" as a test file, so the
 // files are listed explicitly: helpers such as the Vault test server are not tests.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -15,10 +15,19 @@ function collect(dir, out) {
 }
 
 const only = process.argv.slice(2);
+// A fresh capture for the leak scan in test/final (see test/support/leak-capture.ts).
+rmSync('dist/test-capture', { recursive: true, force: true });
 const files = collect('dist/test', []).filter((f) => only.length === 0 || only.some((o) => f.includes(o))).sort();
 if (files.length === 0) {
   console.error('no test files found under dist/test');
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
-process.exit(res.status ?? 1);
+// test/final/ scans what all other suites captured, so it runs after them.
+const isFinal = (f) => f.includes('/final/');
+const phases = [files.filter((f) => !isFinal(f)), files.filter(isFinal)].filter((p) => p.length > 0);
+let status = 0;
+for (const phase of phases) {
+  const res = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...phase], { stdio: 'inherit' });
+  status ||= res.status ?? 1;
+}
+process.exit(status);

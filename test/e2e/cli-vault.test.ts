@@ -6,6 +6,7 @@ import { startVaultTestServer, type VaultTestServer } from '../support/vault-ser
 import { KmsTestClient } from '../support/kms-client';
 import { ALL_PLUGIN_OUTPUT, PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
 import { TcpForwarder } from '../support/tcp-forwarder';
+import { markedPlaintext } from '../support/leak-capture';
 
 /**
  * The built CLI, started with the seed document's flags, against the
@@ -14,7 +15,7 @@ import { TcpForwarder } from '../support/tcp-forwarder';
 let vault: VaultTestServer;
 const running: PluginProcess[] = [];
 const clients: KmsTestClient[] = [];
-const PLAINTEXT_MARKER = Buffer.from('PLAINTEXT-MARKER-0123456789abcdef');
+const PLAINTEXT_MARKER = markedPlaintext(1);
 /** Every credential handed to a plugin in this file, for the leak scan at the end. */
 const ISSUED_SECRETS = new Set<string>();
 

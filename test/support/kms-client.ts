@@ -1,5 +1,6 @@
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { KMS_V1_SERVICE, KMS_V2_SERVICE } from '../../src/adapters/grpc/kms-messages';
+import { captureOutput } from './leak-capture';
 
 /**
  * A KMS client over a real unix socket, for end-to-end tests and benchmarks.
@@ -32,11 +33,20 @@ export class KmsTestClient {
 
   private call<T>(client: Client, method: string, req: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const fn = (client as unknown as Record<string, Unary>)[method].bind(client);
-    return new Promise((resolve, reject) => fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r as T))));
+    return new Promise((resolve, reject) =>
+      fn(req, new Metadata(), { deadline: Date.now() + timeoutMs }, (e, r) => {
+        if (e) {
+          captureOutput('grpc-error', `${e.code} ${e.details}`);
+          reject(e);
+        } else resolve(r as T);
+      }),
+    );
   }
 
-  status(timeoutMs?: number) {
-    return this.call<{ version: string; healthz: string; key_id: string }>(this.v2, 'Status', {}, timeoutMs);
+  async status(timeoutMs?: number) {
+    const s = await this.call<{ version: string; healthz: string; key_id: string }>(this.v2, 'Status', {}, timeoutMs);
+    if (s.healthz !== 'ok') captureOutput('status-healthz', s.healthz);
+    return s;
   }
   encrypt(plaintext: Uint8Array, uid = 'test-uid', timeoutMs?: number) {
     return this.call<{ ciphertext: Buffer; key_id: string; annotations: Record<string, Buffer> }>(this.v2, 'Encrypt', { plaintext: Buffer.from(plaintext), uid }, timeoutMs);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { captureOutput, captureSecret } from './leak-capture';
 
 /**
  * Starts the plugin as an operator would: the built CLI (or, with
@@ -31,6 +32,8 @@ export class PluginProcess {
 
   constructor(args: readonly string[], env: Record<string, string | undefined> = {}, cwd = REPO_ROOT) {
     const { cmd, prefix } = pluginCommand();
+    for (const a of args) if (/^-+(token|approle-secret-id)=/.test(a)) captureSecret(a.slice(a.indexOf('=') + 1));
+    for (const [k, v] of Object.entries(env)) if (/TOKEN$|SECRET_ID$/.test(k)) captureSecret(v);
     const baseEnv: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME };
     this.child = spawn(cmd, [...prefix, ...args], { env: { ...baseEnv, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (into: string[]) => {
@@ -42,6 +45,7 @@ export class PluginProcess {
         for (const l of lines) {
           into.push(l);
           ALL_PLUGIN_OUTPUT.push(l);
+          captureOutput('plugin', l);
         }
       };
     };

@@ -1,0 +1,28 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/**
+ * Everything the plugin says to the outside during the test run (log lines,
+ * gRPC error messages, /metrics pages) is appended here by every suite, and
+ * every credential handed to a plugin is recorded. test/final/leak-scan runs
+ * after all other suites and fails if any recorded secret, any Vault token or
+ * any plaintext marker appears in the captured output.
+ */
+export const CAPTURE_DIR = resolve(__dirname, '../../../dist/test-capture');
+/** Plaintexts built from this marker are searched for in all output. */
+export const PLAINTEXT_MARKER = 'PLAINTEXT-MARKER-7f3a9c';
+
+mkdirSync(CAPTURE_DIR, { recursive: true });
+
+export function captureOutput(source: string, text: string): void {
+  appendFileSync(join(CAPTURE_DIR, `output-${process.pid}.log`), `[${source}] ${text}\n`);
+}
+
+export function captureSecret(value: string | undefined): void {
+  if (value && value.length >= 6) appendFileSync(join(CAPTURE_DIR, `secrets-${process.pid}.txt`), `${value}\n`);
+}
+
+/** A plaintext that the leak scan recognises. */
+export function markedPlaintext(n: number): Buffer {
+  return Buffer.from(`${PLAINTEXT_MARKER}-${String(n).padStart(6, '0')}`);
+}
