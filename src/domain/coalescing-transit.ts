@@ -1,4 +1,4 @@
-import type { DecryptOutcome, EncryptOutcome, TransitKeyInfo, TransitPort } from '../ports/transit.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../ports/transit.port';
 import type { CallContext } from './call-context';
 import { KmsError } from './errors';
 import { SharedCall, within } from './shared-call';
@@ -26,7 +26,7 @@ interface Waiter<I, O> {
  * to every caller in that batch.
  */
 export class CoalescingTransit implements TransitPort {
-  private readonly encrypts: Lane<Uint8Array, EncryptOutcome>;
+  private readonly encrypts: Lane<EncryptItem, EncryptOutcome>;
   private readonly decrypts: Lane<string, DecryptOutcome>;
 
   constructor(
@@ -39,8 +39,8 @@ export class CoalescingTransit implements TransitPort {
     this.decrypts = new Lane((items, ctx) => inner.decrypt(items, ctx), settings, now, (n) => onBatch('decrypt', n));
   }
 
-  encrypt(plaintexts: readonly Uint8Array[], ctx: CallContext): Promise<EncryptOutcome[]> {
-    return Promise.all(plaintexts.map((p) => this.encrypts.submit(p, ctx)));
+  encrypt(items: readonly EncryptItem[], ctx: CallContext): Promise<EncryptOutcome[]> {
+    return Promise.all(items.map((item) => this.encrypts.submit(item, ctx)));
   }
 
   decrypt(ciphertexts: readonly string[], ctx: CallContext): Promise<DecryptOutcome[]> {

@@ -66,7 +66,10 @@ export class EnvelopeService {
     if (plaintext.length > LIMITS.maxPlaintextBytes) {
       throw new KmsError('invalid-argument', `plaintext is ${plaintext.length} bytes, over the limit of ${LIMITS.maxPlaintextBytes}`);
     }
-    const [outcome] = await this.withRelogin(() => this.transit.encrypt([plaintext], ctx));
+    // Pinned to the version Status reports: kube-apiserver requires Encrypt's key_id to equal
+    // Status' key_id, so a rotation takes effect for both at once, when the background check sees it.
+    const keyVersion = this.keys.current();
+    const [outcome] = await this.withRelogin(() => this.transit.encrypt([{ plaintext, keyVersion }], ctx));
     if (!outcome.ok) throw outcome.error;
     this.keys.observe(outcome.keyVersion, 'encrypt');
     return { ciphertext: Buffer.from(outcome.ciphertext, 'latin1'), keyId: String(outcome.keyVersion) };

@@ -76,7 +76,7 @@ export class HealthMonitor {
         return `transit key type ${key.type} does not support encryption and decryption`;
       }
       const probe = randomBytes(PROBE_BYTES);
-      const [enc] = await this.transit.encrypt([probe], ctx);
+      const [enc] = await this.transit.encrypt([{ plaintext: probe }], ctx);
       if (!enc.ok) return `health round trip encrypt failed: ${enc.error.message}`;
       const [dec] = await this.transit.decrypt([enc.ciphertext], ctx);
       if (!dec.ok) return `health round trip decrypt failed: ${dec.error.message}`;

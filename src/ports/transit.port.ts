@@ -11,6 +11,12 @@ export interface TransitKeyInfo {
   readonly type: string;
 }
 
+/** One item to encrypt; keyVersion pins the Transit key version (absent: the latest). */
+export interface EncryptItem {
+  readonly plaintext: Uint8Array;
+  readonly keyVersion?: number;
+}
+
 export type EncryptOutcome =
   | { readonly ok: true; readonly ciphertext: string; readonly keyVersion: number }
   | { readonly ok: false; readonly error: KmsError };
@@ -26,7 +32,7 @@ export type DecryptOutcome =
  * with a KmsError; per-item failures come back in the outcome at that index.
  */
 export interface TransitPort {
-  encrypt(plaintexts: readonly Uint8Array[], ctx: CallContext): Promise<EncryptOutcome[]>;
+  encrypt(items: readonly EncryptItem[], ctx: CallContext): Promise<EncryptOutcome[]>;
   decrypt(ciphertexts: readonly string[], ctx: CallContext): Promise<DecryptOutcome[]>;
   readKey(ctx: CallContext): Promise<TransitKeyInfo>;
 }

@@ -42,7 +42,7 @@ beforeEach(async () => {
 
 describe('Vault transit adapter over HTTP', () => {
   it('encrypts to the vault:vN: format and decrypts back', async () => {
-    const [e] = await transit.encrypt([Buffer.from('hello')], ctx());
+    const [e] = await transit.encrypt([{ plaintext: Buffer.from('hello') }], ctx());
     assert.ok(e.ok);
     assert.match(e.ciphertext, /^vault:v1:/);
     assert.equal(e.keyVersion, 1);
@@ -52,7 +52,7 @@ describe('Vault transit adapter over HTTP', () => {
 
   it('sends several items as one batch request and maps per-item errors', async () => {
     vault.resetStats();
-    const [a] = await transit.encrypt([Buffer.from('a')], ctx());
+    const [a] = await transit.encrypt([{ plaintext: Buffer.from('a') }], ctx());
     assert.ok(a.ok);
     const out = await transit.decrypt([a.ciphertext, 'vault:v1:' + 'A'.repeat(40), a.ciphertext], ctx());
     assert.equal(out[0].ok, true);
@@ -64,10 +64,10 @@ describe('Vault transit adapter over HTTP', () => {
 
   it('falls back to single requests when the server rejects batches, and remembers', async () => {
     vault.addFault({ path: 'transit/', kind: 'reject-batch' });
-    const enc = await transit.encrypt([Buffer.from('x'), Buffer.from('y')], ctx());
+    const enc = await transit.encrypt([{ plaintext: Buffer.from('x') }, { plaintext: Buffer.from('y') }], ctx());
     assert.ok(enc.every((e) => e.ok));
     vault.resetStats();
-    await transit.encrypt([Buffer.from('x'), Buffer.from('y')], ctx());
+    await transit.encrypt([{ plaintext: Buffer.from('x') }, { plaintext: Buffer.from('y') }], ctx());
     assert.equal(vault.stats()['transit.encrypt.batch'] ?? 0, 0);
     assert.equal(vault.stats()['transit.encrypt'], 2);
   });
@@ -76,7 +76,7 @@ describe('Vault transit adapter over HTTP', () => {
     assert.equal((await transit.readKey(ctx())).latestVersion, 1);
     vault.rotateKey();
     assert.equal((await transit.readKey(ctx())).latestVersion, 2);
-    const [e] = await transit.encrypt([Buffer.from('x')], ctx());
+    const [e] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
     assert.ok(e.ok && e.keyVersion === 2 && e.ciphertext.startsWith('vault:v2:'));
   });
 
@@ -89,55 +89,55 @@ describe('Vault transit adapter over HTTP', () => {
   it('reports a policy denial as permission-denied', async () => {
     const t = vault.createToken({ policies: ['default'], noDefaultPolicy: false });
     http.setToken(t.token);
-    await assert.rejects(transit.encrypt([Buffer.from('x')], ctx()), (e: KmsError) => e.kind === 'permission-denied');
+    await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx()), (e: KmsError) => e.kind === 'permission-denied');
   });
 
   it('reports a sealed Vault as unavailable after retrying within the deadline', async () => {
     vault.seal();
     vault.resetStats();
-    await assert.rejects(transit.encrypt([Buffer.from('x')], ctx(3000)), (e: KmsError) => e.kind === 'unavailable' && /sealed/.test(e.message));
+    await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx(3000)), (e: KmsError) => e.kind === 'unavailable' && /sealed/.test(e.message));
   });
 
   it('retries a 503 burst and succeeds', async () => {
     vault.addFault({ path: 'transit/encrypt', kind: 'status', status: 503, count: 2 });
-    const [e] = await transit.encrypt([Buffer.from('x')], ctx());
+    const [e] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
     assert.ok(e.ok);
   });
 
   it('honours Retry-After on 429 when it fits the deadline', async () => {
     vault.addFault({ path: 'transit/encrypt', kind: 'status', status: 429, retryAfter: 0, count: 1 });
-    const [e] = await transit.encrypt([Buffer.from('x')], ctx());
+    const [e] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
     assert.ok(e.ok);
   });
 
   it('gives up at the caller deadline when Vault hangs', async () => {
     vault.addFault({ path: 'transit/encrypt', kind: 'hang' });
     const started = Date.now();
-    await assert.rejects(transit.encrypt([Buffer.from('x')], ctx(300)), (e: KmsError) => e.kind === 'deadline-exceeded');
+    await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx(300)), (e: KmsError) => e.kind === 'deadline-exceeded');
     assert.ok(Date.now() - started < 2000);
   });
 
   it('does not retry past a short deadline', async () => {
     vault.addFault({ path: 'transit/encrypt', kind: 'status', status: 500 });
-    await assert.rejects(transit.encrypt([Buffer.from('x')], ctx(20)), (e: KmsError) => e.kind === 'unavailable' || e.kind === 'deadline-exceeded');
+    await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx(20)), (e: KmsError) => e.kind === 'unavailable' || e.kind === 'deadline-exceeded');
   });
 
   it('treats truncated JSON as unavailable and retries it', async () => {
     vault.addFault({ path: 'transit/encrypt', kind: 'truncate', count: 1 });
-    const [e] = await transit.encrypt([Buffer.from('x')], ctx());
+    const [e] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
     assert.ok(e.ok);
     vault.addFault({ path: 'transit/encrypt', kind: 'truncate' });
-    await assert.rejects(transit.encrypt([Buffer.from('x')], ctx()), (e: KmsError) => e.kind === 'unavailable');
+    await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx()), (e: KmsError) => e.kind === 'unavailable');
   });
 
   it('treats a valid response of the wrong shape as internal, never a crash', async () => {
     vault.addFault({ path: 'transit/encrypt', kind: 'wrong-shape' });
-    await assert.rejects(transit.encrypt([Buffer.from('x')], ctx()), (e: KmsError) => e.kind === 'internal');
+    await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx()), (e: KmsError) => e.kind === 'internal');
   });
 
   it('retries a connection reset', async () => {
     vault.addFault({ path: 'transit/decrypt', kind: 'reset', count: 1 });
-    const [e] = await transit.encrypt([Buffer.from('x')], ctx());
+    const [e] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
     assert.ok(e.ok);
     const [d] = await transit.decrypt([e.ciphertext], ctx());
     assert.ok(d.ok);
@@ -148,7 +148,7 @@ describe('Vault transit adapter over HTTP', () => {
     try {
       vault.addFault({ path: 'transit/encrypt', kind: 'redirect', location: active.url, count: 1 });
       http.setToken(active.kmsToken);
-      const [e] = await transit.encrypt([Buffer.from('x')], ctx());
+      const [e] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
       assert.ok(e.ok);
       assert.equal(active.stats()['transit.encrypt'], 1);
     } finally {

@@ -6,7 +6,7 @@ import type { DomainSettings } from '../../src/domain/settings';
 import type { AuthStrategyPort, LoginResult, TokenSessionPort } from '../../src/ports/auth.port';
 import type { ClockPort } from '../../src/ports/clock.port';
 import type { LogFields, LoggerPort } from '../../src/ports/logger.port';
-import type { DecryptOutcome, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../src/ports/transit.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../src/ports/transit.port';
 
 /** Fakes of the ports, for unit tests of the domain only. */
 export class FakeClock implements ClockPort {
@@ -37,12 +37,19 @@ export class FakeTransit implements TransitPort {
   /** Resolves pending calls only when released, to test concurrency. */
   gate: Promise<void> | undefined;
 
-  async encrypt(plaintexts: readonly Uint8Array[], _ctx: CallContext): Promise<EncryptOutcome[]> {
+  /** Key versions requested per encrypt item (undefined = latest). */
+  pinned: (number | undefined)[] = [];
+
+  async encrypt(items: readonly EncryptItem[], _ctx: CallContext): Promise<EncryptOutcome[]> {
     this.calls.encrypt++;
-    this.batches.push(plaintexts.length);
+    this.batches.push(items.length);
     await this.gate;
     if (this.failWith) throw this.failWith;
-    return plaintexts.map((p) => ({ ok: true as const, ciphertext: `vault:v${this.version}:${Buffer.from(p).toString('base64')}`, keyVersion: this.version }));
+    return items.map(({ plaintext: p, keyVersion }) => {
+      this.pinned.push(keyVersion);
+      const v = keyVersion ?? this.version;
+      return { ok: true as const, ciphertext: `vault:v${v}:${Buffer.from(p).toString('base64')}`, keyVersion: v };
+    });
   }
 
   async decrypt(ciphertexts: readonly string[], _ctx: CallContext): Promise<DecryptOutcome[]> {

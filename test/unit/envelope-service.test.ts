@@ -40,13 +40,27 @@ describe('envelope service', () => {
     assert.equal(s.keyId, '');
   });
 
-  it('moves Status key_id forward after a rotation seen by an encrypt', async () => {
+  it('keeps Encrypt key_id equal to Status key_id across a rotation (pinned key_version)', async () => {
     const d = domainWithFakes();
     await d.tokens.login();
     await d.health.check(fixedBytes);
-    d.transit.version = 2;
-    await d.envelope.encrypt(seed, NO_DEADLINE);
+    d.transit.version = 2; // rotated in Vault; the background check has not seen it yet
+    const before = await d.envelope.encrypt(seed, NO_DEADLINE);
+    assert.equal(before.keyId, d.envelope.status().keyId);
+    assert.equal(before.keyId, '1');
+    assert.deepEqual(d.transit.pinned, [undefined, 1], 'health probe unpinned, Encrypt pinned to the Status version');
+    await d.health.check(fixedBytes);
     assert.equal(d.envelope.status().keyId, '2');
+    const after = await d.envelope.encrypt(seed, NO_DEADLINE);
+    assert.equal(after.keyId, '2');
+  });
+
+  it('encrypts with the latest version while no version is known yet', async () => {
+    const d = domainWithFakes();
+    d.transit.version = 3;
+    const r = await d.envelope.encrypt(seed, NO_DEADLINE);
+    assert.equal(r.keyId, '3');
+    assert.equal(d.envelope.status().keyId, '3');
   });
 
   it('rejects empty and oversized plaintext before calling the backend', async () => {

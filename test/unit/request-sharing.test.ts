@@ -65,7 +65,7 @@ describe('coalescing transit', () => {
   it('sends a lone request at once, unbatched', async () => {
     const inner = new FakeTransit();
     const c = new CoalescingTransit(inner, { maxInFlight: 2, maxBatch: 4 }, () => 0);
-    await c.encrypt([Buffer.from('a')], NO_DEADLINE);
+    await c.encrypt([{ plaintext: Buffer.from('a') }], NO_DEADLINE);
     assert.deepEqual(inner.batches, [1]);
   });
 
@@ -75,7 +75,7 @@ describe('coalescing transit', () => {
     inner.gate = g.promise;
     const c = new CoalescingTransit(inner, { maxInFlight: 2, maxBatch: 4 }, () => 0);
     const inputs = Array.from({ length: 12 }, (_, i) => Buffer.from(`item-${i}`));
-    const pending = inputs.map((p) => c.encrypt([p], NO_DEADLINE));
+    const pending = inputs.map((p) => c.encrypt([{ plaintext: p }], NO_DEADLINE));
     g.open();
     const out = await Promise.all(pending);
     // Two go straight out; the other ten wait and leave as batches of at most four.
@@ -109,7 +109,7 @@ describe('coalescing transit', () => {
     const inner = new FakeTransit();
     inner.failWith = new KmsError('unavailable', 'Vault is sealed');
     const c = new CoalescingTransit(inner, { maxInFlight: 1, maxBatch: 8 }, () => 0);
-    const results = await Promise.allSettled(Array.from({ length: 5 }, () => c.encrypt([Buffer.from('x')], NO_DEADLINE)));
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => c.encrypt([{ plaintext: Buffer.from('x') }], NO_DEADLINE)));
     assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as KmsError).kind === 'unavailable'));
   });
 
@@ -118,9 +118,9 @@ describe('coalescing transit', () => {
     const g = gate();
     inner.gate = g.promise;
     const c = new CoalescingTransit(inner, { maxInFlight: 1, maxBatch: 8 }, () => 0);
-    const first = c.encrypt([Buffer.from('a')], NO_DEADLINE);
+    const first = c.encrypt([{ plaintext: Buffer.from('a') }], NO_DEADLINE);
     const ac = new AbortController();
-    const gone = c.encrypt([Buffer.from('b')], { deadline: Infinity, signal: ac.signal });
+    const gone = c.encrypt([{ plaintext: Buffer.from('b') }], { deadline: Infinity, signal: ac.signal });
     ac.abort();
     await assert.rejects(gone, (e: KmsError) => e.kind === 'cancelled');
     g.open();

@@ -93,12 +93,14 @@ function buildConfig(raw: Map<string, { value: string; source: string }>, env: E
     const v = raw.get(flag)?.value ?? spec(flag).default;
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
+  /** The value as given (possibly empty), else the default: for options that must be valid when set. */
+  const text = (flag: string): string => (raw.get(flag)?.value ?? spec(flag).default ?? '').trim();
   const bool = (flag: string): boolean => {
-    const v = str(flag) ?? 'false';
+    const v = text(flag) || 'false';
     return parseGoBool(v) ?? fail(flag, `"${v}" is not a boolean (use true or false)`);
   };
   const duration = (flag: string): number => {
-    const v = str(flag) as string;
+    const v = text(flag);
     const ms = parseDurationMs(v);
     if (ms === undefined) return fail(flag, `"${v}" is not a duration (examples: 60s, 5m, 1h30m)`);
     if (ms < 1000) return fail(flag, `must be at least 1s, got "${v}"`);
@@ -112,10 +114,10 @@ function buildConfig(raw: Map<string, { value: string; source: string }>, env: E
 
   const socketUrl = raw.has('socket') ? (str('socket') ?? '') : dev ? DEV_SOCKET : (spec('socket').default as string);
   const socket = parseSocketUrl(socketUrl) ?? fail('socket', `"${socketUrl}" is not a unix socket URL such as unix:///opt/kms/vaultkms.socket`);
-  const healthText = str('health-port') as string;
+  const healthText = text('health-port');
   const health = parseListenAddress(healthText) ?? fail('health-port', `"${healthText}" is not a port or host:port`);
-  const socketMode = parseFileMode(str('socket-mode') as string) ?? fail('socket-mode', 'must be an octal mode such as 0600 or 0660');
-  const renewalText = str('token-renewal') as string;
+  const socketMode = parseFileMode(text('socket-mode')) ?? fail('socket-mode', 'must be an octal mode such as 0600 or 0660');
+  const renewalText = text('token-renewal');
   const tokenRenewalSeconds = parseInteger(renewalText) ?? fail('token-renewal', `"${renewalText}" is not a whole number of seconds`);
   if (tokenRenewalSeconds <= 0) fail('token-renewal', 'must be a positive number of seconds');
 
@@ -166,7 +168,7 @@ function authSettings(str: Getter, fail: Fail): AuthSettings {
     const secretId = str('approle-secret-id');
     const secretIdFile = str('approle-secret-id-file');
     if (!secretId && !secretIdFile) return fail('approle-secret-id', 'is required with -auth-method=approle (or give -approle-secret-id-file)');
-    const mount = str('approle-mount') as string;
+    const mount = str('approle-mount') ?? 'approle';
     return { method: 'approle', mount: mount.replace(/^\/+|\/+$/g, ''), roleId, secretId, secretIdFile };
   }
   return fail('auth-method', `"${method}" is not supported: use token or approle`);

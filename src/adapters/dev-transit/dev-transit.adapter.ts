@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { CallContext } from '../../domain/call-context';
 import { KmsError } from '../../domain/errors';
 import { formatVaultCiphertext } from '../../domain/vault-ciphertext';
-import type { DecryptOutcome, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
@@ -22,10 +22,11 @@ export class DevTransitAdapter implements TransitPort {
     return this.versions.length;
   }
 
-  async encrypt(plaintexts: readonly Uint8Array[], _ctx: CallContext): Promise<EncryptOutcome[]> {
-    const version = this.versions.length;
-    const key = this.versions[version - 1];
-    return plaintexts.map((p) => {
+  async encrypt(items: readonly EncryptItem[], _ctx: CallContext): Promise<EncryptOutcome[]> {
+    return items.map(({ plaintext: p, keyVersion }) => {
+      const version = keyVersion ?? this.versions.length;
+      const key = this.versions[version - 1];
+      if (!key) return { ok: false, error: new KmsError('failed-precondition', 'requested key version does not exist') };
       const nonce = randomBytes(NONCE_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, nonce);
       const body = Buffer.concat([nonce, cipher.update(p), cipher.final(), cipher.getAuthTag()]);

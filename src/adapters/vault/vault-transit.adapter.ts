@@ -1,7 +1,7 @@
 import type { z, ZodTypeAny } from 'zod';
 import type { CallContext } from '../../domain/call-context';
 import { KmsError } from '../../domain/errors';
-import type { DecryptOutcome, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
 import { batchData, decryptData, encryptData, errorBody, keyData, type BatchItem } from './schemas';
 import { classifyVaultError } from './vault-errors';
 import type { VaultHttpClient, VaultResponse } from './vault-http-client';
@@ -20,13 +20,13 @@ export class VaultTransitAdapter implements TransitPort {
     private readonly key: string,
   ) {}
 
-  async encrypt(plaintexts: readonly Uint8Array[], ctx: CallContext): Promise<EncryptOutcome[]> {
+  async encrypt(items: readonly EncryptItem[], ctx: CallContext): Promise<EncryptOutcome[]> {
     const path = `${this.mount}/encrypt/${this.key}`;
-    if (plaintexts.length > 1 && this.batchSupported) {
-      const items = await this.batch(path, plaintexts.map((p) => ({ plaintext: b64(p) })), ctx, 'encrypt');
-      if (items) return items.map((item) => toEncryptOutcome(item));
+    if (items.length > 1 && this.batchSupported) {
+      const results = await this.batch(path, items.map(encryptBody), ctx, 'encrypt');
+      if (results) return results.map((r) => toEncryptOutcome(r));
     }
-    return Promise.all(plaintexts.map((p) => this.encryptOne(path, p, ctx)));
+    return Promise.all(items.map((item) => this.encryptOne(path, item, ctx)));
   }
 
   async decrypt(ciphertexts: readonly string[], ctx: CallContext): Promise<DecryptOutcome[]> {
@@ -54,8 +54,8 @@ export class VaultTransitAdapter implements TransitPort {
     };
   }
 
-  private async encryptOne(path: string, plaintext: Uint8Array, ctx: CallContext): Promise<EncryptOutcome> {
-    const res = await this.http.request('POST', path, { plaintext: b64(plaintext) }, ctx);
+  private async encryptOne(path: string, item: EncryptItem, ctx: CallContext): Promise<EncryptOutcome> {
+    const res = await this.http.request('POST', path, encryptBody(item), ctx);
     if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), 'encrypt') };
     const { data } = parseOk(res, encryptData, 'encrypt');
     return toEncryptOutcome(data);
@@ -82,6 +82,11 @@ export class VaultTransitAdapter implements TransitPort {
     if (res.status === 200) throw new KmsError('internal', `Vault sent an unexpected batch ${op} response`);
     throw classifyVaultError(res.status, errorsOf(res), `batch ${op}`);
   }
+}
+
+/** The Go plugin's body ({plaintext}), plus key_version when pinned (a number: batch items refuse strings). */
+function encryptBody(item: EncryptItem): { plaintext: string; key_version?: number } {
+  return item.keyVersion === undefined ? { plaintext: b64(item.plaintext) } : { plaintext: b64(item.plaintext), key_version: item.keyVersion };
 }
 
 function toEncryptOutcome(item: { ciphertext?: string; key_version?: number; error?: string }): EncryptOutcome {

@@ -1,0 +1,613 @@
+/**
+ * Every file in manifests/ is parsed (strict YAML subset, Vault policy HCL),
+ * every static Pod's command line and env go through the plugin's own
+ * configuration parser, and the policy is checked against the Vault requests
+ * the plugin's own Vault client makes. A manifest the CLI would reject, a
+ * probe on the wrong path or port, a secret on a command line, or a policy
+ * that grants too little or too much fails here.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, posix, resolve } from 'node:path';
+import { parseConfig } from '../../src/adapters/config/parse';
+import type { PluginConfig } from '../../src/adapters/config/config';
+import { OPTIONS } from '../../src/adapters/config/options';
+import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
+import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
+import { VaultTokenSessionAdapter } from '../../src/adapters/vault/vault-token-session.adapter';
+import { withTimeout } from '../../src/domain/call-context';
+import { startVaultTestServer } from '../support/vault-server';
+
+const ROOT = resolve(__dirname, '../../..');
+const MANIFESTS = join(ROOT, 'manifests');
+const read = (name: string) => readFileSync(join(MANIFESTS, name), 'utf8');
+
+// ---------------------------------------------------------------------------
+// A strict YAML subset: block maps and lists, plain/quoted scalars, `|` and
+// `|-` literal blocks, `{}` and `[]`. Anything else (tabs, anchors, tags, flow
+// collections, folded scalars, YAML 1.1 booleans such as `yes`, octal-looking
+// numbers, duplicate keys, stray indentation) is an error naming the line.
+// ---------------------------------------------------------------------------
+type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml };
+type YamlMap = { [key: string]: Yaml };
+interface Line { readonly no: number; readonly indent: number; readonly text: string; readonly block?: string[] }
+
+class YamlError extends Error {
+  constructor(no: number, why: string) {
+    super(`line ${no}: ${why}`);
+  }
+}
+
+const BLOCK_INDICATOR = /(?:^|: +|^- +)\|-?$/;
+const OTHER_BLOCK_INDICATOR = /(?:^|: +|^- +)[|>][-+0-9]*$/;
+
+function parseYaml(source: string): Yaml[] {
+  if (source.includes('\r')) throw new YamlError(1, 'CR line endings are not allowed');
+  const raw = source.split('\n');
+  const docs: Line[][] = [[]];
+  for (let i = 0; i < raw.length; ) {
+    const no = i + 1;
+    const line = raw[i++];
+    if (line.includes('\t')) throw new YamlError(no, 'tab character');
+    const indent = line.length - line.trimStart().length;
+    const text = stripComment(line.slice(indent), no).trimEnd();
+    if (text === '') continue;
+    if (text === '---' && indent === 0) {
+      docs.push([]);
+      continue;
+    }
+    if (text.startsWith('---') || text === '...' || text.startsWith('%')) throw new YamlError(no, `unsupported "${text}"`);
+    if (!BLOCK_INDICATOR.test(text)) {
+      if (OTHER_BLOCK_INDICATOR.test(text)) throw new YamlError(no, 'only | and |- block scalars are supported');
+      docs[docs.length - 1].push({ no, indent, text });
+      continue;
+    }
+    const block: string[] = [];
+    while (i < raw.length && (raw[i].trim() === '' || raw[i].length - raw[i].trimStart().length > indent)) {
+      if (raw[i].includes('\t')) throw new YamlError(i + 1, 'tab character');
+      block.push(raw[i++]);
+    }
+    docs[docs.length - 1].push({ no, indent, text, block });
+  }
+  return docs.filter((d) => d.length > 0).map((d) => new YamlParser(d).document());
+}
+
+function stripComment(s: string, no: number): string {
+  let quote: string | undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (quote) {
+      if (quote === '"' && c === '\\') i++;
+      else if (c === quote && quote === "'" && s[i + 1] === "'") i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '#' && (i === 0 || s[i - 1] === ' ')) return s.slice(0, i);
+    if ((c === '"' || c === "'") && (i === 0 || /[ :-]/.test(s[i - 1]))) quote = c;
+  }
+  if (quote) throw new YamlError(no, 'unterminated quoted string');
+  return s;
+}
+
+const isItem = (text: string) => text === '-' || text.startsWith('- ');
+
+function splitKey(text: string, no: number): { key: string; rest: string } | undefined {
+  if (isItem(text)) return undefined;
+  for (let at = text.indexOf(':'); at >= 0; at = text.indexOf(':', at + 1)) {
+    if (at !== text.length - 1 && text[at + 1] !== ' ') continue;
+    const key = text.slice(0, at);
+    if (/^["']/.test(key)) {
+      const k = scalar(key, no);
+      if (typeof k !== 'string') throw new YamlError(no, `bad key ${key}`);
+      return { key: k, rest: text.slice(at + 1).trim() };
+    }
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(key) || key === '__proto__') throw new YamlError(no, `bad key "${key}"`);
+    return { key, rest: text.slice(at + 1).trim() };
+  }
+  return undefined;
+}
+
+function scalar(text: string, no: number): Yaml {
+  if (text.startsWith('"')) {
+    if (!/^"(?:[^"\\]|\\.)*"$/.test(text)) throw new YamlError(no, `bad double-quoted string ${text}`);
+    try {
+      return JSON.parse(text) as string;
+    } catch {
+      throw new YamlError(no, `unsupported escape in ${text}`);
+    }
+  }
+  if (text.startsWith("'")) {
+    if (!/^'(?:[^']|'')*'$/.test(text)) throw new YamlError(no, `bad single-quoted string ${text}`);
+    return text.slice(1, -1).replace(/''/g, "'");
+  }
+  if (text === '{}') return {};
+  if (text === '[]') return [];
+  if (/^[{[&*!%@`|>?,]/.test(text)) throw new YamlError(no, `unsupported YAML syntax: ${text}`);
+  if (text.includes(': ') || text.endsWith(':')) throw new YamlError(no, `ambiguous plain scalar (quote it): ${text}`);
+  if (/^(?:y|n|yes|no|on|off)$/i.test(text) || /^(?:true|false|null)$/i.test(text) && text !== text.toLowerCase()) {
+    throw new YamlError(no, `ambiguous YAML 1.1 value (quote it): ${text}`);
+  }
+  if (/^[-+]?0[0-9]+$/.test(text) || /^0[xo]/i.test(text) || /^[-+]?\.(?:inf|nan)$/i.test(text)) {
+    throw new YamlError(no, `ambiguous number (quote it): ${text}`);
+  }
+  if (text === 'true' || text === 'false') return text === 'true';
+  if (text === 'null' || text === '~') return null;
+  if (/^[-+]?[0-9]+(?:\.[0-9]+)?$/.test(text)) return Number(text);
+  return text;
+}
+
+class YamlParser {
+  private pos = 0;
+
+  constructor(private readonly lines: Line[]) {}
+
+  document(): Yaml {
+    const value = this.node(0);
+    const extra = this.lines[this.pos];
+    if (extra) throw new YamlError(extra.no, 'unexpected content (indentation?)');
+    return value;
+  }
+
+  private node(indent: number): Yaml {
+    const l = this.lines[this.pos];
+    if (!l || l.indent < indent) return null;
+    if (isItem(l.text)) return this.list(l.indent);
+    if (splitKey(l.text, l.no)) return this.map(l.indent);
+    throw new YamlError(l.no, `expected "key: value" or "- item", got ${l.text}`);
+  }
+
+  private list(indent: number): Yaml[] {
+    const out: Yaml[] = [];
+    for (let l = this.lines[this.pos]; l && l.indent === indent && isItem(l.text); l = this.lines[this.pos]) {
+      const rest = l.text.slice(1).trimStart();
+      const column = l.indent + l.text.length - rest.length;
+      if (rest === '') {
+        this.pos++;
+        const next = this.lines[this.pos];
+        out.push(next && next.indent > indent ? this.node(next.indent) : null);
+      } else if (isItem(rest) || splitKey(rest, l.no)) {
+        this.lines[this.pos] = { ...l, indent: column, text: rest };
+        out.push(this.node(column));
+      } else {
+        this.pos++;
+        out.push(l.block ? literal(l, rest) : scalar(rest, l.no));
+      }
+    }
+    this.expectDedent(indent);
+    return out;
+  }
+
+  private map(indent: number): YamlMap {
+    const out: YamlMap = {};
+    for (let l = this.lines[this.pos]; l && l.indent === indent && !isItem(l.text); l = this.lines[this.pos]) {
+      const kv = splitKey(l.text, l.no);
+      if (!kv) throw new YamlError(l.no, `expected "key: value", got ${l.text}`);
+      if (Object.prototype.hasOwnProperty.call(out, kv.key)) throw new YamlError(l.no, `duplicate key "${kv.key}"`);
+      this.pos++;
+      const next = this.lines[this.pos];
+      if (kv.rest !== '') out[kv.key] = l.block ? literal(l, kv.rest) : scalar(kv.rest, l.no);
+      else if (next && next.indent > indent) out[kv.key] = this.node(next.indent);
+      else if (next && next.indent === indent && isItem(next.text)) out[kv.key] = this.list(indent);
+      else out[kv.key] = null;
+    }
+    this.expectDedent(indent);
+    return out;
+  }
+
+  private expectDedent(indent: number): void {
+    const l = this.lines[this.pos];
+    if (l && l.indent > indent) throw new YamlError(l.no, 'unexpected indentation');
+  }
+}
+
+function literal(l: Line, indicator: string): string {
+  const lines = l.block ?? [];
+  const first = lines.find((s) => s.trim() !== '');
+  if (first === undefined) return '';
+  const indent = first.length - first.trimStart().length;
+  const body = lines.map((s, i) => {
+    if (s.trim() === '') return '';
+    if (s.length - s.trimStart().length < indent) throw new YamlError(l.no + 1 + i, 'block scalar line is less indented than its first line');
+    return s.slice(indent);
+  });
+  while (body.length > 0 && body[body.length - 1] === '') body.pop();
+  return body.join('\n') + (indicator.endsWith('-') ? '' : '\n');
+}
+
+// ---------------------------------------------------------------------------
+// Vault policy HCL: `path "<p>" { capabilities = ["<c>", ...] }` blocks and
+// comments, nothing else. Braces and brackets must balance by construction.
+// ---------------------------------------------------------------------------
+const VAULT_CAPABILITIES = new Set(['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny', 'subscribe', 'recover']);
+
+function parsePolicyHcl(source: string): Map<string, string[]> {
+  const tokens: { t: string; v: string; no: number }[] = [];
+  const re = /\s+|#[^\n]*|\/\/[^\n]*|"((?:[^"\\\n]|\\.)*)"|([A-Za-z_][A-Za-z0-9_-]*)|([{}[\]=,])|(.)/gy;
+  let no = 1;
+  for (let m = re.exec(source); m && m[0] !== ''; m = re.exec(source)) {
+    if (m[1] !== undefined) tokens.push({ t: 'string', v: JSON.parse(`"${m[1]}"`) as string, no });
+    else if (m[2] !== undefined) tokens.push({ t: 'ident', v: m[2], no });
+    else if (m[3] !== undefined) tokens.push({ t: m[3], v: m[3], no });
+    else if (m[4] !== undefined) throw new Error(`line ${no}: unexpected character ${JSON.stringify(m[4])}`);
+    no += (m[0].match(/\n/g) ?? []).length;
+  }
+  let i = 0;
+  const expect = (t: string, v?: string) => {
+    const tok = tokens[i++];
+    if (!tok || tok.t !== t || (v !== undefined && tok.v !== v)) {
+      throw new Error(`line ${tok?.no ?? no}: expected ${v ?? t}, got ${tok ? tok.v : 'end of file'}`);
+    }
+    return tok.v;
+  };
+  const rules = new Map<string, string[]>();
+  while (i < tokens.length) {
+    expect('ident', 'path');
+    const path = expect('string');
+    if (rules.has(path)) throw new Error(`duplicate path "${path}"`);
+    expect('{');
+    expect('ident', 'capabilities');
+    expect('=');
+    expect('[');
+    const caps: string[] = [];
+    while (tokens[i]?.t === 'string') {
+      const cap = expect('string');
+      if (!VAULT_CAPABILITIES.has(cap)) throw new Error(`unknown capability "${cap}" on "${path}"`);
+      caps.push(cap);
+      if (tokens[i]?.t === ',') i++;
+    }
+    expect(']');
+    expect('}');
+    rules.set(path, caps);
+  }
+  return rules;
+}
+
+// ---------------------------------------------------------------------------
+// Helpers over parsed manifests.
+// ---------------------------------------------------------------------------
+function asMap(v: Yaml | undefined, what: string): YamlMap {
+  assert.ok(v !== null && typeof v === 'object' && !Array.isArray(v), `${what} must be a map`);
+  return v as YamlMap;
+}
+function asList(v: Yaml | undefined, what: string): Yaml[] {
+  assert.ok(Array.isArray(v), `${what} must be a list`);
+  return v;
+}
+function asString(v: Yaml | undefined, what: string): string {
+  assert.equal(typeof v, 'string', `${what} must be a string`);
+  return v as string;
+}
+function onlyDoc(name: string): YamlMap {
+  const docs = parseYaml(read(name));
+  assert.equal(docs.length, 1, `${name} holds one document`);
+  return asMap(docs[0], name);
+}
+const isUnder = (path: string, dir: string) => posix.relative(dir, path) !== '' && !posix.relative(dir, path).startsWith('..');
+
+interface StaticPod {
+  readonly pod: YamlMap;
+  readonly container: YamlMap;
+  readonly argv: string[];
+  readonly env: Record<string, string>;
+  readonly config: PluginConfig;
+}
+
+function loadStaticPod(name: string): StaticPod {
+  const pod = onlyDoc(name);
+  const containers = asList(asMap(pod.spec, 'spec').containers, 'containers');
+  assert.equal(containers.length, 1, 'one container');
+  const container = asMap(containers[0], 'container');
+  const command = container.command === undefined ? [] : asList(container.command, 'command').map((a) => asString(a, 'command item'));
+  const args = container.args === undefined ? [] : asList(container.args, 'args').map((a) => asString(a, 'args item'));
+  assert.equal(command[0], '/vault-kubernetes-kms', 'command runs the image entrypoint');
+  const env: Record<string, string> = {};
+  for (const e of container.env === undefined ? [] : asList(container.env, 'env')) {
+    const entry = asMap(e, 'env entry');
+    assert.equal(entry.valueFrom, undefined, 'a static Pod cannot read Secrets or ConfigMaps: no valueFrom');
+    env[asString(entry.name, 'env name')] = asString(entry.value, `env ${String(entry.name)}`);
+  }
+  const argv = [...command.slice(1), ...args];
+  const outcome = parseConfig(argv, env);
+  assert.equal(outcome.kind, 'run', `${name}: the CLI runs with this command line`);
+  return { pod, container, argv, env, config: (outcome as { config: PluginConfig }).config };
+}
+
+/** Where each volumeMount of the container lands on the node, for hostPath volumes. */
+function hostMounts(sp: StaticPod): { mountPath: string; hostPath: string }[] {
+  const volumes = asList(asMap(sp.pod.spec, 'spec').volumes, 'volumes').map((v) => asMap(v, 'volume'));
+  return asList(sp.container.volumeMounts, 'volumeMounts').map((m) => {
+    const mount = asMap(m, 'volumeMount');
+    const volume = volumes.find((v) => v.name === mount.name);
+    assert.ok(volume, `volume ${String(mount.name)} exists`);
+    const hostPath = asString(asMap(volume.hostPath, 'hostPath volume').path, 'hostPath.path');
+    return { mountPath: asString(mount.mountPath, 'mountPath'), hostPath };
+  });
+}
+
+const STATIC_PODS = ['static-pod-token.yaml', 'static-pod-approle.yaml'];
+const SECRET_OPTIONS = OPTIONS.filter((o) => o.secret);
+
+// ---------------------------------------------------------------------------
+describe('manifest parsers', () => {
+  it('reads the YAML subset the manifests use', () => {
+    const [doc] = parseYaml(
+      [
+        'a: 1',
+        'b:',
+        '- x',
+        '- k: "q\\"s"',
+        "  j: 'it''s'",
+        'c:',
+        '  d: {}',
+        '  e: |',
+        '    line # kept',
+        '    two',
+        '  f: -flag=https://h:8200 # comment',
+      ].join('\n'),
+    );
+    assert.deepEqual(doc, { a: 1, b: ['x', { k: 'q"s', j: "it's" }], c: { d: {}, e: 'line # kept\ntwo\n', f: '-flag=https://h:8200' } });
+  });
+
+  const malformed: [string, string][] = [
+    ['a:\n\tb: 1', 'tab'],
+    ['a: 1\na: 2', 'duplicate key'],
+    ['a: &x 1', 'anchor'],
+    ['a: [x, y]', 'flow list'],
+    ['a: yes', 'YAML 1.1 boolean'],
+    ['mode: 0400', 'octal-looking number'],
+    ['a:\n  b: 1\n c: 2', 'bad indentation'],
+    ['a:\n  b: 1\n    c: 2', 'stray indentation'],
+    ['a: "open', 'unterminated quote'],
+    ['a: b: c', 'ambiguous scalar'],
+    ['a: >\n  folded', 'folded scalar'],
+    ['just a scalar line', 'no key'],
+  ];
+  for (const [text, what] of malformed) {
+    it(`rejects ${what}`, () => assert.throws(() => parseYaml(text), YamlError));
+  }
+
+  it('rejects malformed policy HCL', () => {
+    assert.throws(() => parsePolicyHcl('path "a" { capabilities = ["read"]'), /expected \}/);
+    assert.throws(() => parsePolicyHcl('path "a" { capabilities = ["reed"] }'), /unknown capability/);
+    assert.throws(() => parsePolicyHcl('path "a" { policy = "read" }'), /expected capabilities/);
+    assert.throws(() => parsePolicyHcl('path "a" { capabilities = ["read"] }\npath "a" { capabilities = ["read"] }'), /duplicate/);
+  });
+});
+
+describe('manifests/', () => {
+  it('holds only files this test knows how to check, and each parses', () => {
+    const files = readdirSync(MANIFESTS).sort();
+    assert.deepEqual(files, [
+      'encryption-config-v1.yaml',
+      'encryption-config-v2.yaml',
+      'kind-cluster.yaml',
+      'kms-policy.hcl',
+      'kubeadm-clusterconfiguration-patch.yaml',
+      'static-pod-approle.yaml',
+      'static-pod-token.yaml',
+    ]);
+    for (const f of files) {
+      if (f.endsWith('.yaml')) assert.ok(parseYaml(read(f)).length > 0, f);
+      else parsePolicyHcl(read(f));
+    }
+  });
+
+  for (const name of STATIC_PODS) {
+    describe(name, () => {
+      it('is accepted by the plugin CLI, with the auth method its name says', () => {
+        const { config } = loadStaticPod(name);
+        assert.equal(config.dev, false);
+        assert.equal(config.auth.method, name.includes('approle') ? 'approle' : 'token');
+        assert.ok(config.vault.address.startsWith('https://'), 'Vault over TLS');
+        assert.equal(config.enableV2, true);
+      });
+
+      it('is a static Pod for kube-system on the host network with a pinned image', () => {
+        const { pod, container } = loadStaticPod(name);
+        assert.equal(pod.apiVersion, 'v1');
+        assert.equal(pod.kind, 'Pod');
+        assert.equal(asMap(pod.metadata, 'metadata').namespace, 'kube-system');
+        const spec = asMap(pod.spec, 'spec');
+        assert.equal(spec.priorityClassName, 'system-node-critical');
+        assert.equal(spec.hostNetwork, true);
+        const image = asString(container.image, 'image');
+        assert.match(image, /[:@][^/]+$/, 'image has a tag or digest');
+        assert.doesNotMatch(image, /:latest$/);
+      });
+
+      it('puts no secret on the command line or in the manifest', () => {
+        const { argv, env } = loadStaticPod(name);
+        for (const spec of SECRET_OPTIONS) {
+          const onCommandLine = argv.some((a) => new RegExp(`^--?${spec.flag}(=|$)`).test(a));
+          assert.equal(onCommandLine, false, `-${spec.flag} must not be on the command line`);
+          // A static Pod's env is copied into its mirror Pod, readable through the API: use the -*-file options.
+          for (const envName of spec.envs) assert.equal(env[envName], undefined, `${envName} must not be set in the manifest`);
+        }
+      });
+
+      it('mounts every file the plugin reads, and the socket directory at the same path as on the node', () => {
+        const sp = loadStaticPod(name);
+        const mounts = hostMounts(sp);
+        const auth = sp.config.auth;
+        const files = [
+          auth.method === 'token' ? auth.tokenFile : undefined,
+          auth.method === 'approle' ? auth.secretIdFile : undefined,
+          sp.config.vault.caCertFile,
+        ].filter((f): f is string => f !== undefined);
+        assert.ok(files.length >= 2, 'credentials and the CA come from files');
+        for (const f of files) assert.ok(mounts.some((m) => isUnder(f, m.mountPath)), `${f} is on a mounted volume`);
+        const socketDir = dirname(sp.config.socket.path);
+        assert.ok(mounts.some((m) => m.mountPath === socketDir && m.hostPath === socketDir), 'socket directory is the same hostPath kube-apiserver mounts');
+      });
+
+      it('probes liveness on /live and readiness on /health, where the health server listens', () => {
+        const { container, config } = loadStaticPod(name);
+        const probe = (key: string) => asMap(asMap(container[key], key).httpGet, `${key}.httpGet`);
+        for (const [key, path] of [['livenessProbe', '/live'], ['readinessProbe', '/health']] as const) {
+          const get = probe(key);
+          assert.equal(get.path, path, `${key} path`);
+          assert.equal(get.port, config.health.port, `${key} port is -health-port's`);
+          // hostNetwork: the kubelet reaches a loopback-bound server only through host 127.0.0.1.
+          if (config.health.host === '') assert.equal(get.host, undefined);
+          else assert.equal(get.host, config.health.host, `${key} host matches -health-port`);
+        }
+      });
+
+      it('runs unprivileged as 65532 with a read-only root, a memory limit and no CPU limit', () => {
+        const { container } = loadStaticPod(name);
+        const sc = asMap(container.securityContext, 'securityContext');
+        assert.equal(sc.runAsNonRoot, true);
+        assert.equal(sc.runAsUser, 65532);
+        assert.equal(sc.runAsGroup, 65532);
+        assert.equal(sc.readOnlyRootFilesystem, true);
+        assert.equal(sc.allowPrivilegeEscalation, false);
+        assert.deepEqual(asMap(sc.capabilities, 'capabilities').drop, ['ALL']);
+        assert.equal(sc.privileged, undefined);
+        const res = asMap(container.resources, 'resources');
+        assert.deepEqual(res.requests, { cpu: '50m', memory: '96Mi' });
+        assert.deepEqual(res.limits, { memory: '256Mi' });
+      });
+    });
+  }
+
+  it('both static Pods differ only in how they authenticate', () => {
+    const [token, approle] = STATIC_PODS.map(loadStaticPod);
+    assert.equal(token.container.image, approle.container.image);
+    assert.deepEqual({ ...token.config, auth: undefined }, { ...approle.config, auth: undefined });
+  });
+
+  it('the encryption configurations point at the plugin socket with the documented names', () => {
+    const socketUrl = loadStaticPod('static-pod-token.yaml').config.socketUrl;
+    for (const [file, name, apiVersion] of [
+      ['encryption-config-v2.yaml', 'vault-kubernetes-kms', 'v2'],
+      ['encryption-config-v1.yaml', 'vault', undefined],
+    ] as const) {
+      const doc = onlyDoc(file);
+      assert.equal(doc.apiVersion, 'apiserver.config.k8s.io/v1');
+      assert.equal(doc.kind, 'EncryptionConfiguration');
+      const [entry] = asList(doc.resources, 'resources').map((r) => asMap(r, 'resources entry'));
+      assert.deepEqual(entry.resources, ['secrets']);
+      const providers = asList(entry.providers, 'providers').map((p) => asMap(p, 'provider'));
+      const kms = asMap(providers[0].kms, `${file} first provider is kms`);
+      assert.equal(kms.apiVersion, apiVersion);
+      assert.equal(kms.name, name);
+      assert.equal(kms.endpoint, socketUrl);
+      assert.equal(kms.timeout, '3s');
+      if (apiVersion === 'v2') assert.equal(kms.cachesize, undefined, 'cachesize is invalid for v2');
+      assert.deepEqual(providers[providers.length - 1], { identity: {} }, 'identity last: reads Secrets written before');
+    }
+  });
+
+  /** Checks kube-apiserver's flag and volumes: the config file and the socket directory are mounted. */
+  function checkApiServer(configPath: string, volumes: YamlMap[], socketDir: string): void {
+    const covering = volumes.find((v) => isUnder(configPath, asString(v.mountPath, 'mountPath')));
+    assert.ok(covering, `${configPath} is on a mounted volume`);
+    assert.equal(covering.readOnly, true, 'the encryption configuration is mounted read-only');
+    assert.ok(volumes.some((v) => v.hostPath === socketDir && v.mountPath === socketDir), `${socketDir} is mounted at the same path`);
+  }
+
+  it('the kubeadm patch passes the encryption configuration and mounts the socket directory', () => {
+    const socketDir = dirname(loadStaticPod('static-pod-token.yaml').config.socket.path);
+    const doc = onlyDoc('kubeadm-clusterconfiguration-patch.yaml');
+    assert.equal(doc.apiVersion, 'kubeadm.k8s.io/v1beta4');
+    assert.equal(doc.kind, 'ClusterConfiguration');
+    const apiServer = asMap(doc.apiServer, 'apiServer');
+    const args = asList(apiServer.extraArgs, 'v1beta4 extraArgs is a list').map((a) => asMap(a, 'extraArg'));
+    const flag = args.find((a) => a.name === 'encryption-provider-config');
+    assert.ok(flag, 'encryption-provider-config is set');
+    const volumes = asList(apiServer.extraVolumes, 'extraVolumes').map((v) => asMap(v, 'extraVolume'));
+    checkApiServer(asString(flag.value, 'flag value'), volumes, socketDir);
+  });
+
+  it('the kind cluster mounts the plugin files into the node and patches kube-apiserver the same way', () => {
+    const socketDir = dirname(loadStaticPod('static-pod-token.yaml').config.socket.path);
+    const doc = onlyDoc('kind-cluster.yaml');
+    assert.equal(doc.apiVersion, 'kind.x-k8s.io/v1alpha4');
+    assert.equal(doc.kind, 'Cluster');
+    const [node] = asList(doc.nodes, 'nodes').map((n) => asMap(n, 'node'));
+    assert.equal(node.role, 'control-plane');
+    const mounts = asList(node.extraMounts, 'extraMounts').map((m) => asString(asMap(m, 'extraMount').containerPath, 'containerPath'));
+    assert.ok(mounts.includes(socketDir), 'socket directory mounted into the node');
+    assert.ok(mounts.some((m) => /^\/etc\/kubernetes\/manifests\/[\w.-]+\.yaml$/.test(m)), 'static Pod placed into the manifests directory');
+    const patches = asList(doc.kubeadmConfigPatches, 'kubeadmConfigPatches').map((p) => asMap(parseYaml(asString(p, 'patch'))[0], 'patch'));
+    const cluster = patches.find((p) => p.kind === 'ClusterConfiguration');
+    assert.ok(cluster, 'a ClusterConfiguration patch');
+    const apiServer = asMap(cluster.apiServer, 'apiServer');
+    const configPath = asString(asMap(apiServer.extraArgs, 'extraArgs')['encryption-provider-config'], 'encryption-provider-config');
+    const volumes = asList(apiServer.extraVolumes, 'extraVolumes').map((v) => asMap(v, 'extraVolume'));
+    checkApiServer(configPath, volumes, socketDir);
+    assert.ok(mounts.some((m) => isUnder(configPath, m)), 'the encryption configuration is mounted into the node');
+  });
+});
+
+describe('manifests/kms-policy.hcl', () => {
+  const rules = () => parsePolicyHcl(read('kms-policy.hcl'));
+
+  it('grants exactly what the plugin uses for the default mount and key', () => {
+    const { config } = loadStaticPod('static-pod-approle.yaml');
+    const t = `${config.transitMount}/%/${config.transitKey}`;
+    assert.deepEqual(Object.fromEntries(rules()), {
+      'auth/token/lookup-self': ['read'],
+      'auth/token/renew-self': ['update'],
+      [t.replace('%', 'encrypt')]: ['update'],
+      [t.replace('%', 'decrypt')]: ['update'],
+      [t.replace('%', 'keys')]: ['read'],
+    });
+  });
+
+  it("lets the plugin's own Vault client do all it does, and every rule is needed", async () => {
+    const { config } = loadStaticPod('static-pod-approle.yaml');
+    const vault = await startVaultTestServer();
+    const clock = { now: () => Date.now() };
+    const ctx = () => withTimeout(Date.now(), 5000);
+    const writePolicy = async (name: string, policy: Map<string, string[]>) => {
+      const res = await fetch(`${vault.url}/v1/sys/policies/acl/${name}`, {
+        method: 'POST',
+        headers: { 'x-vault-token': vault.rootToken, 'content-type': 'application/json' },
+        body: JSON.stringify({ rules: [...policy].map(([path, capabilities]) => ({ path, capabilities })) }),
+      });
+      assert.ok(res.status < 300, `policy write: HTTP ${res.status}`);
+    };
+    /** Everything the plugin does with Vault after login; the names of the steps that failed. */
+    const exercise = async (policy: Map<string, string[]>): Promise<string[]> => {
+      await writePolicy('under-test', policy);
+      const token = vault.createToken({ policies: ['under-test'], noDefaultPolicy: true, ttl: '1h', renewable: true, orphan: true }).token;
+      const http = new VaultHttpClient({ ...config.vault, address: vault.url, caCertFile: undefined, maxRetries: 0 }, clock);
+      http.setToken(token);
+      const transit = new VaultTransitAdapter(http, config.transitMount, config.transitKey);
+      const session = new VaultTokenSessionAdapter(http);
+      const failed: string[] = [];
+      const step = async (name: string, op: () => Promise<unknown>) => {
+        try {
+          const results = await op();
+          if (Array.isArray(results) && results.some((r: { ok?: boolean }) => r.ok === false)) failed.push(name);
+        } catch {
+          failed.push(name);
+        }
+      };
+      const [sealed] = await transit.encrypt([Buffer.from('seed')], ctx()).catch(() => []);
+      if (!sealed?.ok) failed.push('encrypt');
+      const ciphertext = sealed?.ok ? sealed.ciphertext : `vault:v1:${'A'.repeat(40)}`;
+      await step('encrypt batch', () => transit.encrypt([Buffer.from('a'), Buffer.from('b')], ctx()));
+      await step('decrypt', () => transit.decrypt([ciphertext], ctx()));
+      await step('decrypt batch', () => transit.decrypt([ciphertext, ciphertext], ctx()));
+      await step('read key', () => transit.readKey(ctx()));
+      await step('lookup-self', () => session.lookupSelf(ctx()));
+      await step('renew-self', () => session.renewSelf(3600, ctx()));
+      await http.close();
+      return failed;
+    };
+    try {
+      const full = rules();
+      assert.deepEqual(await exercise(full), [], 'the policy allows every request the plugin makes');
+      for (const path of full.keys()) {
+        const without = new Map(full);
+        without.delete(path);
+        assert.notDeepEqual(await exercise(without), [], `without "${path}" something the plugin does fails`);
+      }
+    } finally {
+      await vault.close();
+    }
+  });
+});
