@@ -32,10 +32,11 @@ export interface StatusResult {
 
 /** Retries a request once after a new login, if Vault said our token was bad. */
 export interface TokenRejectionHandler {
-  onTokenRejected(): Promise<boolean>;
+  generation(): number;
+  onTokenRejected(usedGeneration: number, tokenInvalid: boolean): Promise<boolean>;
 }
 
-const NEVER_RELOGIN: TokenRejectionHandler = { onTokenRejected: async () => false };
+const NEVER_RELOGIN: TokenRejectionHandler = { generation: () => 0, onTokenRejected: async () => false };
 
 /**
  * The KMS envelope operations, transport-neutral: the v2 and v1 gRPC adapters
@@ -92,11 +93,12 @@ export class EnvelopeService {
   }
 
   private async withRelogin<T>(op: () => Promise<T>): Promise<T> {
+    const generation = this.tokens.generation();
     try {
       return await op();
     } catch (e) {
       const err = asKmsError(e);
-      if (err.kind === 'permission-denied' && (await this.tokens.onTokenRejected())) return op();
+      if (err.kind === 'permission-denied' && (await this.tokens.onTokenRejected(generation, err.tokenInvalid))) return op();
       throw err;
     }
   }

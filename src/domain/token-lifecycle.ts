@@ -23,6 +23,8 @@ export type CredentialStatus =
 export class TokenLifecycle {
   private status: CredentialStatus = { ok: false, reason: 'not logged in to Vault yet' };
   private loggedIn = false;
+  /** Increments with every successful login: tells a request whether its token was already replaced. */
+  private tokenGeneration = 0;
   private relogin: Promise<boolean> | undefined;
   /** When a rejected request last made us log in again; throttles a policy denial that a login cannot fix. */
   private lastRejectionLoginAt = Number.NEGATIVE_INFINITY;
@@ -53,6 +55,7 @@ export class TokenLifecycle {
       const lookup = await this.session.lookupSelf(ctx);
       this.metrics.tokenTtl(lookup.ttl);
       this.loggedIn = true;
+      this.tokenGeneration++;
       this.status = { ok: true };
       this.log.info('authenticated to Vault', {
         auth_method: this.auth.method,
@@ -129,14 +132,24 @@ export class TokenLifecycle {
     await this.login();
   }
 
+  generation(): number {
+    return this.tokenGeneration;
+  }
+
   /**
-   * Called when a request was refused with 401/403. Logs in again once for all
-   * concurrent callers; returns true when a new login succeeded, so the caller
-   * may retry its request once.
+   * Called when a request was refused with 401/403. Returns true when the
+   * caller may retry once with a new token:
+   *  - the token it used was already replaced meanwhile: retry, no login;
+   *  - Vault said the token is invalid (expired, revoked): log in again, once
+   *    for all concurrent callers;
+   *  - a bare "permission denied" (a policy problem, or OpenBao, which does not
+   *    say why): log in again at most every reloginMinIntervalMs, since a new
+   *    token rarely fixes a policy.
    */
-  async onTokenRejected(): Promise<boolean> {
+  async onTokenRejected(usedGeneration: number, tokenInvalid: boolean): Promise<boolean> {
+    if (usedGeneration !== this.tokenGeneration) return true;
     if (this.relogin) return this.relogin;
-    if (this.clock.now() - this.lastRejectionLoginAt < this.settings.reloginMinIntervalMs) return false;
+    if (!tokenInvalid && this.clock.now() - this.lastRejectionLoginAt < this.settings.reloginMinIntervalMs) return false;
     this.lastRejectionLoginAt = this.clock.now();
     this.relogin = (async () => {
       try {

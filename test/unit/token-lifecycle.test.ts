@@ -67,7 +67,8 @@ describe('token lifecycle', () => {
     const d = domainWithFakes();
     await d.tokens.login();
     d.clock.advance(10_000);
-    const results = await Promise.all(Array.from({ length: 20 }, () => d.tokens.onTokenRejected()));
+    const g = d.tokens.generation();
+    const results = await Promise.all(Array.from({ length: 20 }, () => d.tokens.onTokenRejected(g, true)));
     assert.ok(results.every((r) => r === true));
     assert.equal(d.auth.logins, 2);
   });
@@ -75,17 +76,34 @@ describe('token lifecycle', () => {
   it('logs in again on the first rejection even right after start-up', async () => {
     const d = domainWithFakes();
     await d.tokens.login();
-    assert.equal(await d.tokens.onTokenRejected(), true);
+    assert.equal(await d.tokens.onTokenRejected(d.tokens.generation(), false), true);
+    assert.equal(d.auth.logins, 2);
+  });
+
+  it('always logs in again when Vault says the token itself is invalid', async () => {
+    const d = domainWithFakes();
+    await d.tokens.login();
+    assert.equal(await d.tokens.onTokenRejected(d.tokens.generation(), true), true);
+    assert.equal(await d.tokens.onTokenRejected(d.tokens.generation(), true), true);
+    assert.equal(d.auth.logins, 3);
+  });
+
+  it('lets a request whose token was already replaced retry without another login', async () => {
+    const d = domainWithFakes();
+    await d.tokens.login();
+    const old = d.tokens.generation();
+    await d.tokens.login();
+    assert.equal(await d.tokens.onTokenRejected(old, true), true);
     assert.equal(d.auth.logins, 2);
   });
 
   it('does not log in again in a tight loop when logging in does not help (a policy denial)', async () => {
     const d = domainWithFakes();
     await d.tokens.login();
-    assert.equal(await d.tokens.onTokenRejected(), true);
-    assert.equal(await d.tokens.onTokenRejected(), false);
+    assert.equal(await d.tokens.onTokenRejected(d.tokens.generation(), false), true);
+    assert.equal(await d.tokens.onTokenRejected(d.tokens.generation(), false), false);
     assert.equal(d.auth.logins, 2);
     d.clock.advance(5000);
-    assert.equal(await d.tokens.onTokenRejected(), true);
+    assert.equal(await d.tokens.onTokenRejected(d.tokens.generation(), false), true);
   });
 });
