@@ -12,14 +12,22 @@ export const CAPTURE_DIR = resolve(__dirname, '../../../dist/test-capture');
 /** Plaintexts built from this marker are searched for in all output. */
 export const PLAINTEXT_MARKER = 'PLAINTEXT-MARKER-7f3a9c';
 
-mkdirSync(CAPTURE_DIR, { recursive: true });
+function append(file: string, line: string): void {
+  try {
+    appendFileSync(join(CAPTURE_DIR, file), line);
+  } catch {
+    // The directory is reset at the start of a test run; recreate it rather than crash a long run.
+    mkdirSync(CAPTURE_DIR, { recursive: true });
+    appendFileSync(join(CAPTURE_DIR, file), line);
+  }
+}
 
 export function captureOutput(source: string, text: string): void {
-  appendFileSync(join(CAPTURE_DIR, `output-${process.pid}.log`), `[${source}] ${text}\n`);
+  append(`output-${process.pid}.log`, `[${source}] ${text}\n`);
 }
 
 export function captureSecret(value: string | undefined): void {
-  if (value && value.length >= 6) appendFileSync(join(CAPTURE_DIR, `secrets-${process.pid}.txt`), `${value}\n`);
+  if (value && value.length >= 6) append(`secrets-${process.pid}.txt`, `${value}\n`);
 }
 
 /** A plaintext that the leak scan recognises. */

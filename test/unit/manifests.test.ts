@@ -586,10 +586,12 @@ describe('manifests/kms-policy.hcl', () => {
           failed.push(name);
         }
       };
-      const [sealed] = await transit.encrypt([Buffer.from('seed')], ctx()).catch(() => []);
+      const [sealed] = await transit.encrypt([{ plaintext: Buffer.from('seed') }], ctx()).catch(() => []);
       if (!sealed?.ok) failed.push('encrypt');
       const ciphertext = sealed?.ok ? sealed.ciphertext : `vault:v1:${'A'.repeat(40)}`;
-      await step('encrypt batch', () => transit.encrypt([Buffer.from('a'), Buffer.from('b')], ctx()));
+      // The plugin pins the key version Status reports; batches carry one item per request.
+      await step('encrypt pinned', () => transit.encrypt([{ plaintext: Buffer.from('a'), keyVersion: 1 }], ctx()));
+      await step('encrypt batch', () => transit.encrypt([{ plaintext: Buffer.from('a'), keyVersion: 1 }, { plaintext: Buffer.from('b') }], ctx()));
       await step('decrypt', () => transit.decrypt([ciphertext], ctx()));
       await step('decrypt batch', () => transit.decrypt([ciphertext, ciphertext], ctx()));
       await step('read key', () => transit.readKey(ctx()));
