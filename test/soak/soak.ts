@@ -129,7 +129,7 @@ export async function runSoak(durationMs: number, workers = 16, log: (s: string)
 
     const until = Date.now() + durationMs;
     const loops = [injector(), ...Array.from({ length: workers }, () => worker())];
-    const warm = Math.min(10_000, durationMs / 4);
+    const warm = Math.min(10_000, durationMs / 2);
     setTimeout(() => (report.rssStartMb = exited ? NaN : rssMb(plugin.pid as number)), warm).unref();
     while (Date.now() < until && !exited) {
       await sleep(Math.min(10_000, until - Date.now()));
