@@ -1,0 +1,116 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
+import { KmsTestClient } from '../support/kms-client';
+import { PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
+import { captureOutput, captureSecret, markedPlaintext } from '../support/leak-capture';
+import { makeTestPki, type TestPki } from '../support/test-pki';
+
+/** TLS to Vault (verification on by default), the /metrics page, and socket permissions. */
+let pki: TestPki;
+let tlsVault: VaultTestServer;
+const running: PluginProcess[] = [];
+const clients: KmsTestClient[] = [];
+
+before(async () => {
+  pki = makeTestPki();
+  captureSecret(pki.keyPem.split('\n').slice(1, 3).join(''));
+  tlsVault = await startVaultTestServer({ tls: { cert: pki.certFile, key: pki.keyFile } });
+});
+after(async () => {
+  clients.forEach((c) => c.close());
+  await Promise.all(running.map((p) => p.stop()));
+  await tlsVault.close();
+});
+
+async function start(args: string[], env: Record<string, string> = {}, waitHealthy = true) {
+  const socket = join(tempSocketDir(), 'vaultkms.socket');
+  const p = new PluginProcess([...args, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-health-check-interval=1s'], env);
+  running.push(p);
+  await p.waitForSocket(socket);
+  const client = new KmsTestClient(socket);
+  clients.push(client);
+  if (waitHealthy) await eventually(() => client.status(), (s) => s.healthz === 'ok', 15_000);
+  return { p, client, socket };
+}
+
+const auth = () => ['-auth-method=token', `-token=${tlsVault.kmsToken}`];
+
+describe('TLS to Vault', () => {
+  it('verifies the server against -vault-ca-cert', async () => {
+    const { client } = await start([`-vault-address=${tlsVault.url}`, ...auth(), `-vault-ca-cert=${pki.caFile}`]);
+    assert.equal((await client.encrypt(Buffer.alloc(32))).key_id, '1');
+  });
+
+  it('verifies the server against VAULT_CACERT, as the seed TLS example configures it', async () => {
+    const { client } = await start([`-vault-address=${tlsVault.url}`, ...auth()], { VAULT_CACERT: pki.caFile });
+    assert.equal((await client.encrypt(Buffer.alloc(32))).key_id, '1');
+  });
+
+  it('refuses an untrusted certificate by default: unhealthy with the reason, never a crash', async () => {
+    const { client, p } = await start([`-vault-address=${tlsVault.url}`, ...auth()], {}, false);
+    await eventually(() => client.status(), (s) => /certificate|UNABLE|SELF_SIGNED|verify/i.test(s.healthz), 15_000);
+    await assert.rejects(client.encrypt(Buffer.alloc(32)));
+    assert.equal(await Promise.race([p.exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('running'), 50))]), 'running');
+  });
+
+  it('checks the name: VAULT_TLS_SERVER_NAME must match the certificate', async () => {
+    const ok = await start([`-vault-address=${tlsVault.url}`, ...auth(), `-vault-ca-cert=${pki.caFile}`], { VAULT_TLS_SERVER_NAME: 'vault.test' });
+    assert.equal((await ok.client.encrypt(Buffer.alloc(32))).key_id, '1');
+    const bad = await start([`-vault-address=${tlsVault.url}`, ...auth(), `-vault-ca-cert=${pki.caFile}`], { VAULT_TLS_SERVER_NAME: 'other.test' }, false);
+    await eventually(() => bad.client.status(), (s) => /altname|hostname|certificate|Host/i.test(s.healthz), 15_000);
+  });
+
+  it('VAULT_SKIP_VERIFY=true connects, with a warning in the log', async () => {
+    const { p, client } = await start([`-vault-address=${tlsVault.url}`, ...auth()], { VAULT_SKIP_VERIFY: 'true' });
+    assert.equal((await client.encrypt(Buffer.alloc(32))).key_id, '1');
+    await p.waitForLog((l) => /VAULT_SKIP_VERIFY/.test(String(l.message)) && l.level === 'warn');
+  });
+
+  it('warns about a plain http:// Vault address', async () => {
+    const plain = await startVaultTestServer();
+    try {
+      const { p } = await start([`-vault-address=${plain.url}`, '-auth-method=token', `-token=${plain.kmsToken}`]);
+      await p.waitForLog((l) => /plain http/.test(String(l.message)) && l.level === 'warn');
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe('metrics and socket permissions', () => {
+  it('serves Prometheus metrics with the Go plugin names, api_version labels and closed label sets', async () => {
+    const { p, client } = await start([`-vault-address=${tlsVault.url}`, ...auth(), `-vault-ca-cert=${pki.caFile}`, '-disable-v1=false']);
+    const enc = await client.encrypt(markedPlaintext(2));
+    await client.decrypt(enc.ciphertext, enc.key_id);
+    await client.v1Encrypt(markedPlaintext(3));
+    await client.decrypt(Buffer.from('garbage')).catch(() => undefined);
+    const port = await p.healthPort();
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    captureOutput('metrics', body);
+    for (const name of [
+      'vault_kubernetes_kms_encryption_operation_duration_seconds_bucket{le="0.001",api_version="v2"}',
+      'vault_kubernetes_kms_decryption_operation_duration_seconds_count{api_version="v2"}',
+      'vault_kubernetes_kms_encryption_operation_duration_seconds_count{api_version="v1"}',
+      'vault_kubernetes_kms_decryption_operation_errors_total{api_version="v2",error_kind="invalid-argument"}',
+      'vault_kubernetes_kms_token_expiry_seconds',
+      'vault_kubernetes_kms_vault_requests_duration_seconds_count{operation="transit_encrypt",outcome="2xx"}',
+      'vault_kubernetes_kms_transit_key_version 1',
+      'vault_kubernetes_kms_healthy 1',
+      'vault_kubernetes_kms_process_resident_memory_bytes',
+      'vault_kubernetes_kms_nodejs_heap_size_used_bytes',
+    ]) {
+      assert.ok(body.includes(name), `missing ${name}`);
+    }
+    assert.equal(/transit\/encrypt|\/v1\/|kms"\}/.test(body), false, 'no raw Vault paths or key names in labels');
+  });
+
+  it('creates the socket with -socket-mode=0660 for group access', async () => {
+    const { socket } = await start([`-vault-address=${tlsVault.url}`, ...auth(), `-vault-ca-cert=${pki.caFile}`, '-socket-mode=0660']);
+    assert.equal(statSync(socket).mode & 0o777, 0o660);
+  });
+});
