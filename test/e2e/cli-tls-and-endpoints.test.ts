@@ -1,18 +1,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
-import { KmsTestClient } from '../support/kms-client';
-import { PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
+import { eventually } from '../support/plugin-process';
 import { captureOutput, captureSecret, markedPlaintext } from '../support/leak-capture';
 import { makeTestPki, type TestPki } from '../support/test-pki';
+import { PluginFixture } from '../support/plugin-fixture';
 
 /** TLS to Vault (verification on by default), the /metrics page, and socket permissions. */
 let pki: TestPki;
 let tlsVault: VaultTestServer;
-const running: PluginProcess[] = [];
-const clients: KmsTestClient[] = [];
+const plugins = new PluginFixture();
 
 before(async () => {
   pki = makeTestPki();
@@ -20,20 +18,12 @@ before(async () => {
   tlsVault = await startVaultTestServer({ tls: { cert: pki.certFile, key: pki.keyFile } });
 });
 after(async () => {
-  clients.forEach((c) => c.close());
-  await Promise.all(running.map((p) => p.stop()));
+  await plugins.stopAll();
   await tlsVault.close();
 });
 
-async function start(args: string[], env: Record<string, string> = {}, waitHealthy = true) {
-  const socket = join(tempSocketDir(), 'vaultkms.socket');
-  const p = new PluginProcess([...args, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-health-check-interval=1s'], env);
-  running.push(p);
-  await p.waitForSocket(socket);
-  const client = new KmsTestClient(socket);
-  clients.push(client);
-  if (waitHealthy) await eventually(() => client.status(), (s) => s.healthz === 'ok', 15_000);
-  return { p, client, socket };
+function start(args: string[], env: Record<string, string> = {}, waitHealthy = true) {
+  return plugins.start(args, { env, waitHealthy });
 }
 
 const auth = () => ['-auth-method=token', `-token=${tlsVault.kmsToken}`];

@@ -6,6 +6,7 @@ import { startVaultTestServer, type VaultTestServer } from '../support/vault-ser
 import { KmsTestClient } from '../support/kms-client';
 import { ALL_PLUGIN_OUTPUT, PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
 import { TcpForwarder } from '../support/tcp-forwarder';
+import { PluginFixture } from '../support/plugin-fixture';
 import { markedPlaintext } from '../support/leak-capture';
 
 /**
@@ -13,8 +14,7 @@ import { markedPlaintext } from '../support/leak-capture';
  * Vault-API-compatible test server, driven over its real socket.
  */
 let vault: VaultTestServer;
-const running: PluginProcess[] = [];
-const clients: KmsTestClient[] = [];
+const plugins = new PluginFixture();
 const PLAINTEXT_MARKER = markedPlaintext(1);
 /** Every credential handed to a plugin in this file, for the leak scan at the end. */
 const ISSUED_SECRETS = new Set<string>();
@@ -23,8 +23,7 @@ before(async () => {
   vault = await startVaultTestServer();
 });
 after(async () => {
-  clients.forEach((c) => c.close());
-  await Promise.all(running.map((p) => p.stop()));
+  await plugins.stopAll();
   await vault.close();
 });
 
@@ -32,15 +31,7 @@ after(async () => {
 async function start(authArgs: string[], opts: { extra?: string[]; env?: Record<string, string>; address?: string; waitHealthy?: boolean } = {}) {
   for (const s of [vault.rootToken, vault.kmsToken, vault.secretId]) ISSUED_SECRETS.add(s);
   for (const a of authArgs) if (/-(token|secret-id)=/.test(a)) ISSUED_SECRETS.add(a.slice(a.indexOf('=') + 1));
-  const socket = join(tempSocketDir(), 'vaultkms.socket');
-  const args = [`-vault-address=${opts.address ?? vault.url}`, ...authArgs, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-health-check-interval=1s', ...(opts.extra ?? [])];
-  const p = new PluginProcess(args, opts.env);
-  running.push(p);
-  await p.waitForSocket(socket);
-  const client = new KmsTestClient(socket);
-  clients.push(client);
-  if (opts.waitHealthy !== false) await eventually(() => client.status(), (s) => s.healthz === 'ok', 15_000);
-  return { p, client, socket };
+  return plugins.start([`-vault-address=${opts.address ?? vault.url}`, ...authArgs, ...(opts.extra ?? [])], { env: opts.env, waitHealthy: opts.waitHealthy });
 }
 
 const tokenArgs = () => ['-auth-method=token', `-token=${vault.kmsToken}`];
@@ -146,19 +137,18 @@ describe('plugin against Vault (token auth, seed flags)', () => {
   it('runs from env vars alone', async () => {
     vault.reset();
     const socket = join(tempSocketDir(), 'vaultkms.socket');
-    const p = new PluginProcess([], {
+    const p = plugins.adopt(new PluginProcess([], {
       VAULT_KMS_VAULT_ADDR: vault.url,
       VAULT_KMS_AUTH_METHOD: 'token',
       VAULT_KMS_TOKEN: vault.kmsToken,
       VAULT_KMS_SOCKET: `unix://${socket}`,
       VAULT_KMS_HEALTH_PORT: '127.0.0.1:0',
       VAULT_KMS_HEALTH_CHECK_INTERVAL: '1s',
-    });
-    running.push(p);
+    }));
     await p.waitForSocket(socket);
     const client = new KmsTestClient(socket);
-    clients.push(client);
     await eventually(() => client.status(), (s) => s.healthz === 'ok', 15_000);
+    client.close();
   });
 });
 

@@ -7,6 +7,7 @@ import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
 import { runLoad, UNAVAILABLE_OR_DEADLINE } from '../support/load';
 import { createAppRole, vaultApi } from '../support/vault-admin';
+import { PluginFixture } from '../support/plugin-fixture';
 
 /**
  * Faults injected into the Vault test server while the built CLI serves real
@@ -15,29 +16,20 @@ import { createAppRole, vaultApi } from '../support/vault-admin';
  * recovers by itself when the fault clears.
  */
 let vault: VaultTestServer;
-const running: PluginProcess[] = [];
-const clients: KmsTestClient[] = [];
+const plugins = new PluginFixture();
 const FAULTS_TRIED: string[] = [];
 
 before(async () => {
   vault = await startVaultTestServer();
 });
 after(async () => {
-  clients.forEach((c) => c.close());
-  await Promise.all(running.map((p) => p.stop()));
+  await plugins.stopAll();
   await vault.close();
   process.stdout.write(`# faults tried: ${FAULTS_TRIED.length} (${FAULTS_TRIED.join(', ')})\n`);
 });
 
-async function start(auth: string[] = ['-auth-method=token', `-token=${vault.kmsToken}`], extra: string[] = [], socketPath?: string) {
-  const socket = socketPath ?? join(tempSocketDir(), 'vaultkms.socket');
-  const p = new PluginProcess([`-vault-address=${vault.url}`, ...auth, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-health-check-interval=1s', '-token-refresh-interval=1s', ...extra]);
-  running.push(p);
-  await p.waitForSocket(socket);
-  const client = new KmsTestClient(socket);
-  clients.push(client);
-  await eventually(() => client.status(), (s) => s.healthz === 'ok', 15_000);
-  return { p, client, socket };
+function start(auth: string[] = ['-auth-method=token', `-token=${vault.kmsToken}`]) {
+  return plugins.start([`-vault-address=${vault.url}`, ...auth, '-token-refresh-interval=1s']);
 }
 
 async function assertAlive(p: PluginProcess, client: KmsTestClient) {
@@ -237,8 +229,7 @@ describe('process faults', () => {
     await sleep(300);
     first.p.signal('SIGKILL');
     await first.p.exited;
-    const second = new PluginProcess([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`, `-socket=unix://${first.socket}`, '-health-port=127.0.0.1:0', '-health-check-interval=1s']);
-    running.push(second);
+    const second = plugins.adopt(new PluginProcess([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`, `-socket=unix://${first.socket}`, '-health-port=127.0.0.1:0', '-health-check-interval=1s']));
     await second.waitForLog((l) => l.message === 'removed stale socket left by a previous run');
     await eventually(() => first.client.status(), (s) => s.healthz === 'ok', 20_000);
     const r = await load.stop();

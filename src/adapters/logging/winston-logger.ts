@@ -12,7 +12,7 @@ export class WinstonLogger implements LoggerPort {
   private readonly logger: winston.Logger;
 
   constructor(
-    private readonly redactor: SecretRedactor,
+    redactor: SecretRedactor,
     debug: boolean,
     stream: NodeJS.WritableStream = process.stdout,
   ) {
