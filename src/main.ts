@@ -27,6 +27,7 @@ import { VaultTransitAdapter } from './adapters/vault/vault-transit.adapter';
 import { VaultTokenSessionAdapter } from './adapters/vault/vault-token-session.adapter';
 import { TokenAuthStrategy } from './adapters/auth/token-auth';
 import { AppRoleAuthStrategy } from './adapters/auth/approle-auth';
+import { VaultLoginAdapter } from './adapters/vault/vault-login.adapter';
 
 export const VERSION: string = pkg.version;
 const SHUTDOWN_GRACE_MS = 5000;
@@ -82,7 +83,7 @@ function wire(config: PluginConfig, log: LoggerPort, metrics: PrometheusMetrics,
       useValue:
         auth.method === 'token'
           ? new TokenAuthStrategy(auth.token, auth.tokenFile, registerSecret)
-          : new AppRoleAuthStrategy(http, auth.mount, auth.roleId, auth.secretId, auth.secretIdFile, registerSecret),
+          : new AppRoleAuthStrategy(new VaultLoginAdapter(http), auth.mount, auth.roleId, auth.secretId, auth.secretIdFile, registerSecret),
     });
   }
   const settings = domainSettings(config);

@@ -7,6 +7,11 @@ export interface LoginResult {
   readonly renewable: boolean;
 }
 
+/** Sends an unauthenticated login request (POST auth/<path>) and returns the token it issued. */
+export interface LoginTransportPort {
+  login(path: string, body: Readonly<Record<string, string>>, ctx: CallContext): Promise<LoginResult>;
+}
+
 /** One way of obtaining a Vault token (token, approle, ...). */
 export interface AuthStrategyPort {
   readonly method: string;

@@ -5,6 +5,7 @@ import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
 import { VaultTokenSessionAdapter } from '../../src/adapters/vault/vault-token-session.adapter';
 import { AppRoleAuthStrategy } from '../../src/adapters/auth/approle-auth';
+import { VaultLoginAdapter } from '../../src/adapters/vault/vault-login.adapter';
 import type { VaultClientSettings } from '../../src/adapters/config/config';
 import { KmsError } from '../../src/domain/errors';
 import type { CallContext } from '../../src/domain/call-context';
@@ -183,7 +184,7 @@ describe('Vault token session and AppRole over HTTP', () => {
 
   it('logs in with AppRole and uses the new token', async () => {
     const seen: string[] = [];
-    const approle = new AppRoleAuthStrategy(http, 'approle', vault.roleId, vault.secretId, undefined, (s) => seen.push(s));
+    const approle = new AppRoleAuthStrategy(new VaultLoginAdapter(http), 'approle', vault.roleId, vault.secretId, undefined, (s) => seen.push(s));
     const login = await approle.login(ctx());
     assert.match(login.token, /^hvs\./);
     assert.ok(seen.includes(vault.secretId) && seen.includes(login.token), 'secrets are registered for redaction');
@@ -192,7 +193,7 @@ describe('Vault token session and AppRole over HTTP', () => {
   });
 
   it('rejects a bad secret ID as permission-denied', async () => {
-    const approle = new AppRoleAuthStrategy(http, 'approle', vault.roleId, 'wrong', undefined, () => {});
+    const approle = new AppRoleAuthStrategy(new VaultLoginAdapter(http), 'approle', vault.roleId, 'wrong', undefined, () => {});
     await assert.rejects(approle.login(ctx()), (e: KmsError) => e.kind === 'permission-denied');
   });
 });

@@ -1,8 +1,5 @@
 import type { CallContext } from '../../domain/call-context';
-import type { AuthStrategyPort, LoginResult } from '../../ports/auth.port';
-import { authData } from '../vault/schemas';
-import type { VaultHttpClient } from '../vault/vault-http-client';
-import { parseOk } from '../vault/vault-transit.adapter';
+import type { AuthStrategyPort, LoginResult, LoginTransportPort } from '../../ports/auth.port';
 import { readSecretFile } from './token-auth';
 
 /** AppRole login (POST auth/<mount>/login); each login yields a fresh token. */
@@ -11,7 +8,7 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
   readonly canObtainNewToken = true;
 
   constructor(
-    private readonly http: VaultHttpClient,
+    private readonly transport: LoginTransportPort,
     private readonly mount: string,
     private readonly roleId: string,
     private readonly secretId: string | undefined,
@@ -22,9 +19,8 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
   async login(ctx: CallContext): Promise<LoginResult> {
     const secretId = this.secretIdFile ? await readSecretFile(this.secretIdFile, '-approle-secret-id-file') : (this.secretId as string);
     this.onSecret(secretId);
-    const res = await this.http.request('POST', `auth/${this.mount}/login`, { role_id: this.roleId, secret_id: secretId }, ctx, { authenticated: false });
-    const { auth } = parseOk(res, authData, 'AppRole login');
-    this.onSecret(auth.client_token);
-    return { token: auth.client_token, leaseDurationSeconds: auth.lease_duration, renewable: auth.renewable };
+    const result = await this.transport.login(`${this.mount}/login`, { role_id: this.roleId, secret_id: secretId }, ctx);
+    this.onSecret(result.token);
+    return result;
   }
 }

@@ -1,21 +1,10 @@
-import type { ListenAddress, SocketLocation } from './values';
+import type { ListenAddress, SocketLocation, VaultClientSettings } from '../../ports/settings';
+
+export type { ListenAddress, SocketLocation, VaultClientSettings };
 
 /** The validated configuration the composition root wires from. */
-export interface VaultClientSettings {
-  readonly address: string;
-  readonly namespace?: string;
-  readonly caCertFile?: string;
-  readonly caPath?: string;
-  readonly clientCertFile?: string;
-  readonly clientKeyFile?: string;
-  readonly skipVerify: boolean;
-  readonly tlsServerName?: string;
-  /** Per-attempt timeout (VAULT_CLIENT_TIMEOUT), default 60 s. */
-  readonly timeoutMs: number;
-  /** Retries after the first attempt (VAULT_MAX_RETRIES), default 2. */
-  readonly maxRetries: number;
-}
 
+/** The validated configuration the composition root wires from. */
 export type AuthSettings =
   | { readonly method: 'token'; readonly token?: string; readonly tokenFile?: string }
   | {

@@ -1,3 +1,5 @@
+import type { ListenAddress, SocketLocation } from '../../ports/settings';
+
 /**
  * Parsers for option values with Go semantics, so manifests written for the Go
  * plugin mean the same thing here. Each returns undefined on invalid input; the
@@ -43,12 +45,6 @@ export function parseInteger(text: string): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-export interface ListenAddress {
-  /** Empty string means every interface, as Go's ":8080" does. */
-  readonly host: string;
-  readonly port: number;
-}
-
 /** ":8080", "8080", "127.0.0.1:8080", "[::1]:8080", "localhost:0". */
 export function parseListenAddress(text: string): ListenAddress | undefined {
   const t = text.trim();
@@ -68,12 +64,6 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
   const port = Number(portText);
   if (port > 65535) return undefined;
   return { host, port };
-}
-
-export interface SocketLocation {
-  /** Filesystem path, or "@name" for a Linux abstract socket. */
-  readonly path: string;
-  readonly abstract: boolean;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { SocketLocation } from '../config/values';
+import type { SocketLocation } from '../../ports/settings';
 import { LIMITS } from '../../domain/limits';
 import type { LoggerPort } from '../../ports/logger.port';
 import { KMS_V1_SERVICE, KMS_V2_SERVICE } from './kms-messages';

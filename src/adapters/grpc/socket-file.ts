@@ -1,7 +1,7 @@
 import { chmod, lstat, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import type { SocketLocation } from '../config/values';
+import type { SocketLocation } from '../../ports/settings';
 import type { LoggerPort } from '../../ports/logger.port';
 
 /**

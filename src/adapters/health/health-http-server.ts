@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ListenAddress } from '../config/values';
+import type { ListenAddress } from '../../ports/settings';
 
 export interface HealthSources {
   /** The process and its gRPC server are serving. No Vault call. */

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import type { VaultClientSettings } from '../config/config';
+import type { VaultClientSettings } from '../../ports/settings';
 
 /** TLS settings from -vault-ca-cert and Vault's VAULT_* client variables; files are read once at start. */
 export function buildTlsOptions(s: VaultClientSettings): ConnectionOptions {

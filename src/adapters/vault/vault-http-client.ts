@@ -2,7 +2,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { CallContext } from '../../domain/call-context';
 import { KmsError } from '../../domain/errors';
 import type { ClockPort } from '../../ports/clock.port';
-import type { VaultClientSettings } from '../config/config';
+import type { VaultClientSettings } from '../../ports/settings';
 import { isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
 
