@@ -13,7 +13,7 @@ export function kmsV2Handlers(envelope: EnvelopeService, deps: CallDeps): Untype
     Status: unary('v2', 'status', deps, async () => {
       const s = envelope.status();
       return { version: s.version, healthz: s.healthz, key_id: s.keyId };
-    }),
+    }, undefined, false),
     Encrypt: unary('v2', 'encrypt', deps, async (req: V2EncryptRequest, ctx) => {
       const r = await envelope.encrypt(req.plaintext, ctx);
       return { ciphertext: r.ciphertext, key_id: r.keyId, annotations: {} };
@@ -32,7 +32,7 @@ export function kmsV1Handlers(envelope: EnvelopeService, deps: CallDeps, runtime
     if (v !== '' && v !== V1_API_VERSION) throw new KmsError('invalid-argument', `unsupported KMS API version "${v.slice(0, 32)}", only ${V1_API_VERSION} is served`);
   };
   return {
-    Version: unary('v1', 'version', deps, async () => ({ version: V1_API_VERSION, runtime_name: 'vault', runtime_version: runtimeVersion })),
+    Version: unary('v1', 'version', deps, async () => ({ version: V1_API_VERSION, runtime_name: 'vault', runtime_version: runtimeVersion }), undefined, false),
     Encrypt: unary('v1', 'encrypt', deps, async (req: V1EncryptRequest, ctx) => {
       checkVersion(req.version);
       const r = await envelope.encrypt(req.plain, ctx);

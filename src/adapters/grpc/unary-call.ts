@@ -23,17 +23,19 @@ export function unary<Req, Res>(
   deps: CallDeps,
   handle: (req: Req, ctx: CallContext) => Promise<Res>,
   uidOf: (req: Req) => string = () => '',
+  /** False for calls answered from memory (Status, Version): no deadline timer or cancellation wiring. */
+  doesIo = true,
 ) {
   return (call: ServerUnaryCall<Req | MalformedRequest, Res>, callback: sendUnaryData<Res>): void => {
     const started = process.hrtime.bigint();
-    const abort = new AbortController();
+    const abort = doesIo ? new AbortController() : undefined;
     const deadline = deadlineOf(call.getDeadline());
-    const timer = Number.isFinite(deadline) ? setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now())) : undefined;
-    const onCancel = () => abort.abort();
-    call.once('cancelled', onCancel);
+    const timer = abort && Number.isFinite(deadline) ? setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now())) : undefined;
+    const onCancel = () => abort?.abort();
+    if (abort) call.once('cancelled', onCancel);
     const finish = (err: KmsError | undefined, res?: Res) => {
       if (timer) clearTimeout(timer);
-      call.removeListener('cancelled', onCancel);
+      if (abort) call.removeListener('cancelled', onCancel);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.kmsRequest(api, op, err ? err.kind : 'success', seconds);
       const request = call.request;
@@ -51,12 +53,12 @@ export function unary<Req, Res>(
       finish(new KmsError('invalid-argument', request.reason));
       return;
     }
-    handle(request, { deadline, signal: abort.signal }).then(
+    handle(request, { deadline, signal: abort?.signal }).then(
       (res) => finish(undefined, res),
       (e) => {
         const err = asKmsError(e);
         if (err.kind === 'internal' && !(e instanceof KmsError)) deps.log.error('unexpected error in handler', { api_version: api, operation: op, error: String((e as Error)?.message ?? e).slice(0, 200) });
-        finish(abort.signal.aborted && err.kind !== 'invalid-argument' && Date.now() >= deadline ? new KmsError('deadline-exceeded', 'deadline exceeded') : err);
+        finish(abort?.signal.aborted && err.kind !== 'invalid-argument' && Date.now() >= deadline ? new KmsError('deadline-exceeded', 'deadline exceeded') : err);
       },
     );
   };

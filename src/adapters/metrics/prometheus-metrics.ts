@@ -41,15 +41,23 @@ export class PrometheusMetrics implements MetricsPort {
     this.healthy = new Gauge({ name: `${PREFIX}healthy`, help: '1 while the last background Vault check passed', registers: [r] });
   }
 
+  /** Labelled children by label values: resolving labels on every request hashes them each time. */
+  private readonly requestSeries = new Map<string, { count: () => void; duration?: (s: number) => void; error?: () => void }>();
+
   kmsRequest(api: KmsApiVersion, op: KmsOperation, outcome: Outcome, seconds: number): void {
-    this.grpcRequests.inc({ api_version: api, operation: op, outcome });
-    if (op === 'encrypt') {
-      this.encryptDuration.observe({ api_version: api }, seconds);
-      if (outcome !== 'success') this.encryptErrors.inc({ api_version: api, error_kind: outcome });
-    } else if (op === 'decrypt') {
-      this.decryptDuration.observe({ api_version: api }, seconds);
-      if (outcome !== 'success') this.decryptErrors.inc({ api_version: api, error_kind: outcome });
+    const key = `${api}|${op}|${outcome}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      const counter = this.grpcRequests.labels(api, op, outcome);
+      const duration = op === 'encrypt' ? this.encryptDuration.labels(api) : op === 'decrypt' ? this.decryptDuration.labels(api) : undefined;
+      const errors = op === 'encrypt' ? this.encryptErrors : op === 'decrypt' ? this.decryptErrors : undefined;
+      const error = outcome !== 'success' && errors ? errors.labels(api, outcome) : undefined;
+      series = { count: () => counter.inc(), duration: duration && ((s) => duration.observe(s)), error: error && (() => error.inc()) };
+      this.requestSeries.set(key, series);
     }
+    series.count();
+    series.duration?.(seconds);
+    series.error?.();
   }
 
   tokenRenewal(outcome: 'success' | 'failure' | 'relogin'): void {
