@@ -76,7 +76,7 @@ function rows(cfg: BenchConfig): Row[] {
     { scenario: sus, metric: 'CPU per op: Vault server', unit: 'ms', digits: 3, better: 'lower', get: (r) => r.sustained.cpuPerOp.vault, vsFloor: true },
     { scenario: sus, metric: 'CPU per op: load generator', unit: 'ms', digits: 3, better: 'none', get: (r) => r.sustained.cpuPerOp.client },
     { scenario: sus, metric: 'errors', unit: '', digits: 0, better: 'none', get: (r) => r.sustained.errors },
-    { scenario: 'Memory (VmRSS / VmHWM of the KMS process)', metric: 'idle RSS after start-up + 1 health check', unit: 'MiB', digits: 1, better: 'lower', get: (r) => r.idleRssMb },
+    { scenario: 'Memory (VmRSS / VmHWM of the KMS process)', metric: 'idle RSS 3 s after start-up + 1 health check', unit: 'MiB', digits: 1, better: 'lower', get: (r) => r.idleRssMb },
     { scenario: 'Memory (VmRSS / VmHWM of the KMS process)', metric: 'peak RSS over all scenarios', unit: 'MiB', digits: 1, better: 'lower', get: (r) => r.peakRssMb },
     { scenario: `Start-up: spawn → socket file exists (median of ${cfg.startupSamples})`, metric: 'time', unit: 'ms', digits: 0, better: 'lower', get: (r) => (r.startupMs ? median([...r.startupMs]) : undefined) },
   ];

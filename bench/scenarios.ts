@@ -403,7 +403,9 @@ export async function runTarget(target: TargetName, latencyMs: number, run: numb
       await proc.waitForSocket();
       const port = await proc.healthPort();
       await oneHealthCheck(port);
-      await sleep(250);
+      // Idle means idle: 3 s after the first health check, past the start-up transient
+      // (a young generation still full of start-up garbage 250 ms in reads ~8-12 MB higher).
+      await sleep(3000);
       const mem = memoryOf(proc.pid);
       idleRssMb = mem.rssMb;
       idleAnonMb = mem.anonMb;

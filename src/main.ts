@@ -44,7 +44,7 @@ interface Wiring {
 
 const SYSTEM_CLOCK: ClockPort = { now: () => Date.now() };
 
-export function domainSettings(config: PluginConfig): DomainSettings {
+function domainSettings(config: PluginConfig): DomainSettings {
   return {
     renewal: { incrementSeconds: config.tokenRenewalSeconds, checkIntervalSeconds: config.tokenRefreshIntervalMs / 1000 },
     // Three missed checks in a row before a stale success stops counting.
@@ -58,11 +58,12 @@ export function domainSettings(config: PluginConfig): DomainSettings {
 
 /** Chooses the implementations behind every port. This file is the only place that does. */
 function wire(config: PluginConfig, log: LoggerPort, metrics: PrometheusMetrics, registerSecret: (s: string) => void): Wiring {
+  const settings = domainSettings(config);
   const c: DependencyContainer = rootContainer.createChildContainer();
   c.register(TOKENS.Clock, { useValue: SYSTEM_CLOCK });
   c.register(TOKENS.Logger, { useValue: log });
   c.register(TOKENS.Metrics, { useValue: metrics });
-  c.register(TOKENS.DomainSettings, { useValue: domainSettings(config) });
+  c.register(TOKENS.DomainSettings, { useValue: settings });
   c.registerSingleton(KeyVersionTracker);
   c.registerSingleton(HealthMonitor);
   c.registerSingleton(EnvelopeService);
@@ -86,8 +87,7 @@ function wire(config: PluginConfig, log: LoggerPort, metrics: PrometheusMetrics,
           : new AppRoleAuthStrategy(new VaultLoginAdapter(http), auth.mount, auth.roleId, auth.secretId, auth.secretIdFile, registerSecret),
     });
   }
-  const settings = domainSettings(config);
-  const coalesced = new CoalescingTransit(transit, settings.coalescing, () => Date.now(), (op, n) => metrics.batchSize(op, n));
+  const coalesced = new CoalescingTransit(transit, settings.coalescing, SYSTEM_CLOCK.now, (op, n) => metrics.batchSize(op, n));
   c.register(TOKENS.Transit, { useValue: coalesced });
 
   const envelope = c.resolve(EnvelopeService);

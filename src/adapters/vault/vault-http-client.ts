@@ -176,5 +176,9 @@ function parseJson(text: string, status: number): unknown {
 
 function describeNetworkError(e: unknown): string {
   const err = e as { code?: string; cause?: { code?: string }; message?: string };
-  return err.code ?? err.cause?.code ?? (err.message ? err.message.slice(0, 120) : 'connection error');
+  const code = err.code ?? err.cause?.code ?? (err.message ? err.message.slice(0, 120) : 'connection error');
+  if (/CERT|SIGNATURE|SELF_SIGNED|ERR_TLS/.test(code)) {
+    return `TLS verification of the Vault server failed (${code}); give the CA that issued its certificate with -vault-ca-cert or VAULT_CACERT`;
+  }
+  return code;
 }
