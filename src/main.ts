@@ -18,7 +18,7 @@ import type { TransitPort } from './ports/transit.port';
 import type { DomainSettings } from './domain/settings';
 import { EnvelopeService } from './domain/envelope-service';
 import { HealthMonitor } from './domain/health-monitor';
-import { KeyVersionTracker } from './domain/key-version-tracker';
+import { registerDomainServices } from './domain/domain-services';
 import { TokenLifecycle } from './domain/token-lifecycle';
 import { CoalescingTransit } from './domain/coalescing-transit';
 import { DevTransitAdapter } from './adapters/dev-transit/dev-transit.adapter';
@@ -64,10 +64,7 @@ function wire(config: PluginConfig, log: LoggerPort, metrics: PrometheusMetrics,
   c.register(TOKENS.Logger, { useValue: log });
   c.register(TOKENS.Metrics, { useValue: metrics });
   c.register(TOKENS.DomainSettings, { useValue: settings });
-  c.registerSingleton(KeyVersionTracker);
-  c.registerSingleton(HealthMonitor);
-  c.registerSingleton(EnvelopeService);
-  c.registerSingleton(TokenLifecycle);
+  registerDomainServices(c);
 
   let transit: TransitPort;
   let devTransit: DevTransitAdapter | undefined;

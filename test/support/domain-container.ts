@@ -6,6 +6,7 @@ import { EnvelopeService } from '../../src/domain/envelope-service';
 import { HealthMonitor } from '../../src/domain/health-monitor';
 import { KeyVersionTracker } from '../../src/domain/key-version-tracker';
 import { TokenLifecycle } from '../../src/domain/token-lifecycle';
+import { registerDomainServices } from '../../src/domain/domain-services';
 import { FakeAuth, FakeClock, FakeSession, FakeTransit, MemoryLogger, TEST_SETTINGS } from './fakes';
 
 /** The test wiring: the real domain services over fake ports, in a child container. */
@@ -23,10 +24,7 @@ export function domainWithFakes() {
   c.register(TOKENS.Transit, { useValue: transit });
   c.register(TOKENS.TokenSession, { useValue: session });
   c.register(TOKENS.AuthStrategy, { useValue: auth });
-  c.registerSingleton(KeyVersionTracker);
-  c.registerSingleton(HealthMonitor);
-  c.registerSingleton(EnvelopeService);
-  c.registerSingleton(TokenLifecycle);
+  registerDomainServices(c);
   const envelope = c.resolve(EnvelopeService);
   const health = c.resolve(HealthMonitor);
   const tokens = c.resolve(TokenLifecycle);
