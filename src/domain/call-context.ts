@@ -15,7 +15,3 @@ export function withTimeout(now: number, ms: number, signal?: AbortSignal): Call
   return { deadline: now + ms, signal };
 }
 
-/** The earlier of two deadlines, keeping the first context's signal. */
-export function capDeadline(ctx: CallContext, deadline: number): CallContext {
-  return deadline < ctx.deadline ? { deadline, signal: ctx.signal } : ctx;
-}

@@ -37,7 +37,3 @@ export function asKmsError(e: unknown): KmsError {
   return new KmsError('internal', 'unexpected internal error', { cause: e });
 }
 
-/** Errors worth retrying or treating as "backend down" for health purposes. */
-export function isTransient(kind: KmsErrorKind): boolean {
-  return kind === 'unavailable' || kind === 'deadline-exceeded';
-}
