@@ -1,0 +1,103 @@
+import { OpenBaoServer } from './openbao';
+import { startVaultTestServer, type VaultTestServer } from './vault-server/vault-test-server';
+
+/**
+ * The Vault-backed end-to-end suites run against every backend named in
+ * KMS_TEST_VAULT_BACKENDS (comma-separated; default both):
+ *   openbao     a real OpenBao dev server (the real thing wins where they disagree);
+ *   test-server our Vault-API-compatible test server, which alone can inject
+ *               faults and move the clock.
+ */
+export type BackendName = 'openbao' | 'test-server';
+
+export interface VaultBackend {
+  readonly name: BackendName;
+  readonly url: string;
+  readonly rootToken: string;
+  /** A token with the kms policy only. Changes after reset(). */
+  readonly kmsToken: string;
+  readonly roleId: string;
+  readonly secretId: string;
+  /** Fresh `kms` key at version 1 and fresh credentials. */
+  reset(): Promise<void>;
+  /** Requests received from the plugin since resetStats(), by counter name (e.g. transit.encrypt). */
+  stats(): Record<string, number>;
+  resetStats(): void;
+  rotateKey(): Promise<number>;
+  seal(): Promise<void>;
+  unseal(): Promise<void>;
+  /** A token that may only use Vault's default policy (no transit access). */
+  createTokenWithoutKmsPolicy(): Promise<string>;
+  /** The test server itself, for faults and clock control; undefined for real servers. */
+  readonly testServer: VaultTestServer | undefined;
+  close(): Promise<void>;
+}
+
+export function backendNames(): BackendName[] {
+  const raw = process.env.KMS_TEST_VAULT_BACKENDS ?? 'openbao,test-server';
+  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) if (n !== 'openbao' && n !== 'test-server') throw new Error(`KMS_TEST_VAULT_BACKENDS: unknown backend ${n}`);
+  return names as BackendName[];
+}
+
+export async function startBackend(name: BackendName): Promise<VaultBackend> {
+  return name === 'openbao' ? openBaoBackend(await OpenBaoServer.start()) : testServerBackend(await startVaultTestServer({ flavor: 'openbao' }));
+}
+
+function openBaoBackend(bao: OpenBaoServer): VaultBackend {
+  return {
+    name: 'openbao',
+    url: bao.url,
+    get rootToken() {
+      return bao.rootToken;
+    },
+    get kmsToken() {
+      return bao.kmsToken;
+    },
+    get roleId() {
+      return bao.roleId;
+    },
+    get secretId() {
+      return bao.secretId;
+    },
+    reset: () => bao.reset(),
+    stats: () => bao.stats(),
+    resetStats: () => bao.resetStats(),
+    rotateKey: () => bao.rotateKey(),
+    seal: () => bao.seal(),
+    unseal: () => bao.unseal(),
+    createTokenWithoutKmsPolicy: async () => (await bao.createToken({ policies: ['default'], ttl: '1h' })).token,
+    testServer: undefined,
+    close: () => bao.close(),
+  };
+}
+
+function testServerBackend(vault: VaultTestServer): VaultBackend {
+  return {
+    name: 'test-server',
+    url: vault.url,
+    get rootToken() {
+      return vault.rootToken;
+    },
+    get kmsToken() {
+      return vault.kmsToken;
+    },
+    get roleId() {
+      return vault.roleId;
+    },
+    get secretId() {
+      return vault.secretId;
+    },
+    reset: async () => {
+      vault.reset();
+    },
+    stats: () => vault.stats(),
+    resetStats: () => vault.resetStats(),
+    rotateKey: async () => vault.rotateKey(),
+    seal: async () => vault.seal(),
+    unseal: async () => vault.unseal(),
+    createTokenWithoutKmsPolicy: async () => vault.createToken({ policies: ['default'], orphan: true, ttl: 3600 }).token,
+    testServer: vault,
+    close: () => vault.close(),
+  };
+}
