@@ -20,6 +20,13 @@ export function pluginCommand(): { cmd: string; prefix: string[] } {
   return { cmd: process.execPath, prefix: [join(REPO_ROOT, 'dist/src/main.js')] };
 }
 
+/** The real Go plugin v1.4.0 (`npm run tools` builds it), or KMS_TEST_GO_PLUGIN. */
+export function goPluginCommand(): { cmd: string; prefix: string[] } {
+  const cmd = process.env.KMS_TEST_GO_PLUGIN || join(REPO_ROOT, '.tools/bin/vault-kubernetes-kms-go');
+  if (!existsSync(cmd)) throw new Error(`the Go plugin is not at ${cmd}: run \`npm run tools\` (or set KMS_TEST_GO_PLUGIN)`);
+  return { cmd, prefix: [] };
+}
+
 export function tempSocketDir(): string {
   return mkdtempSync(join(tmpdir(), 'kms-e2e-'));
 }
@@ -30,8 +37,8 @@ export class PluginProcess {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  constructor(args: readonly string[], env: Record<string, string | undefined> = {}, cwd = REPO_ROOT) {
-    const { cmd, prefix } = pluginCommand();
+  constructor(args: readonly string[], env: Record<string, string | undefined> = {}, cwd = REPO_ROOT, command = pluginCommand()) {
+    const { cmd, prefix } = command;
     for (const a of args) if (/^-+(token|approle-secret-id)=/.test(a)) captureSecret(a.slice(a.indexOf('=') + 1));
     for (const [k, v] of Object.entries(env)) if (/TOKEN$|SECRET_ID$/.test(k)) captureSecret(v);
     const baseEnv: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME };
