@@ -100,9 +100,18 @@ export function multiErrorText(...messages: string[]): string {
 
 export const PERMISSION_DENIED = 'permission denied';
 
-/** 403 for a policy denial or a missing token: never mentions `invalid token`. */
+/** 403 for a missing token or a locked login: the bare text, never `invalid token`. */
 export function permissionDeniedReply(): Reply {
   return errorReply(403, PERMISSION_DENIED);
+}
+
+/**
+ * 403 for a valid token whose policies lack the capability. Real OpenBao 2.7.2
+ * (and Vault) send this through core's multierror, which is how a client tells
+ * "missing capability" from "bad token" (a bare `permission denied`).
+ */
+export function policyDeniedReply(): Reply {
+  return errorReply(403, multiErrorText(PERMISSION_DENIED));
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   invalidTokenReply,
   multiErrorText,
   permissionDeniedReply,
+  policyDeniedReply,
   sealedReply,
   unsupportedOperationReply,
   unsupportedPathReply,
@@ -101,7 +102,7 @@ export function executeV1(state: VaultState, incoming: IncomingV1, parsed: Extra
     const isRoot = token.policies.includes('root');
     const needsSudo = match?.backend.needsSudo?.(subPath) ?? false;
     if (!isRoot && !state.policies.aclFor(token.policies).allows(incoming.path, operation, needsSudo)) {
-      return permissionDeniedReply();
+      return policyDeniedReply();
     }
     state.tokens.consumeUse(token);
   }
