@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseVaultCiphertext } from '../../src/domain/vault-ciphertext';
-import { KmsError } from '../../src/domain/errors';
+import { parseVaultCiphertext } from '../../src/domain/model/vault-ciphertext';
+import { KmsError } from '../../src/domain/model/errors';
 
 const enc = (s: string) => Buffer.from(s, 'latin1');
 const VALID = 'vault:v1:oKGio6Slpqeoqaqrjn0QQSrrddAQCeOsJrBG0xxuRyhGb7FdEMha';

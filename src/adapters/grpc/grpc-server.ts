@@ -1,10 +1,9 @@
 import { unlink } from 'node:fs/promises';
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { SocketLocation } from '../../ports/settings';
-import { LIMITS } from '../../domain/limits';
+import { LIMITS } from '../../domain/model/limits';
 import type { LoggerPort } from '../../ports/logger.port';
 import { KMS_V1_SERVICE, KMS_V2_SERVICE } from './kms-messages';
-import { bindPathFor, claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket } from './socket-file';
+import { bindPathFor, claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket, type SocketLocation } from './socket-file';
 
 export interface KmsGrpcServerOptions {
   readonly socket: SocketLocation;

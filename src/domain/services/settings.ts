@@ -1,5 +1,5 @@
 import type { CoalescingSettings } from './coalescing-transit';
-import type { RenewalSettings } from './renewal-policy';
+import type { RenewalSettings } from '../model/renewal-policy';
 
 /** Tunables of the domain services, built from the configuration by the composition root. */
 export interface DomainSettings {
