@@ -1,6 +1,6 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { KmsError } from '../../domain/model/errors';
-import type { KmsServicePort } from '../../ports/kms-service.port';
+import type { KmsServicePort } from '../../domain/ports/kms-service.port';
 import { unary, type CallDeps } from './unary-call';
 import type { V1DecryptRequest, V1EncryptRequest, V2DecryptRequest, V2EncryptRequest } from './kms-messages';
 

@@ -1,19 +1,12 @@
 import { inject, injectable } from 'tsyringe';
-import type { ClockPort } from '../../ports/clock.port';
-import type { MetricsPort } from '../../ports/metrics.port';
-import { TOKENS } from '../../ports/tokens';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
+import type { ClockPort } from '../ports/clock.port';
+import type { MetricsPort } from '../ports/metrics.port';
+import { TOKENS } from '../ports/tokens';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../ports/transit.port';
 import { abortReason, deadlineExceeded, type CallContext } from '../model/call-context';
 import { KmsError } from '../model/errors';
-import type { DomainSettings } from './settings';
+import type { CoalescingSettings, DomainSettings } from './settings';
 import { SharedCall, within } from './shared-call';
-
-export interface CoalescingSettings {
-  /** Backend requests allowed at once; beyond this, requests queue and leave as batches. */
-  readonly maxInFlight: number;
-  /** Most items in one batch request. */
-  readonly maxBatch: number;
-}
 
 interface Waiter<I, O> {
   readonly item: I;
