@@ -1,4 +1,4 @@
-import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import type { ServerUnaryCall, handleUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../domain/model/call-context';
 import { KmsError, asKmsError } from '../../domain/model/errors';
 import type { LoggerPort } from '../../domain/ports/logger.port';
@@ -26,7 +26,7 @@ export function unary<Req, Res>(
   uidOf: (req: Req) => string = () => '',
   /** False for calls answered from memory (Status, Version): no deadline timer or cancellation wiring. */
   doesIo = true,
-) {
+): handleUnaryCall<Req | MalformedRequest, Res> {
   return (call: ServerUnaryCall<Req | MalformedRequest, Res>, callback: sendUnaryData<Res>): void => {
     const started = process.hrtime.bigint();
     const abort = doesIo ? new AbortController() : undefined;
