@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite (`npm test`): unit, integration and end-to-end tests on
+# The whole test suite (`npm test`): the layering rules, then unit, integration and end-to-end tests on
 # the built CLI; then the packaged artifact is built and the end-to-end and
 # kube-apiserver conformance suites run again against it, started the way the
 # container image starts it.
@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 echo "== build"
 npm run build --silent
+
+echo "== layering rules (dependency-cruiser, docs/adr/0006-layers.md)"
+npm run --silent check:layers
 
 echo "== unit, integration and end-to-end tests (node dist/src/main.js)"
 node scripts/run-tests.mjs

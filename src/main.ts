@@ -1,48 +1,82 @@
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import pkg from '../package.json';
 import { ConfigError, type PluginConfig } from './adapters/config/config';
 import { parseConfig } from './adapters/config/parse';
-import { WinstonLogger } from './adapters/logging/winston-logger';
-import { SecretRedactor } from './adapters/logging/secret-redactor';
+import { DevTransitAdapter } from './adapters/dev-transit/dev-transit.adapter';
 import { KmsGrpcServer } from './adapters/grpc/grpc-server';
 import { kmsV1Handlers, kmsV2Handlers } from './adapters/grpc/kms-handlers';
 import { HealthHttpServer } from './adapters/health/health-http-server';
-import { PeriodicTask } from './adapters/runtime/periodic-task';
+import { SecretRedactor } from './adapters/logging/secret-redactor';
+import { WinstonLogger } from './adapters/logging/winston-logger';
 import { PrometheusMetrics } from './adapters/metrics/prometheus-metrics';
-import { randomBytes } from 'node:crypto';
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
-import { TOKENS } from './ports/tokens';
-import type { ClockPort } from './ports/clock.port';
-import type { LoggerPort } from './ports/logger.port';
-import type { TransitPort } from './ports/transit.port';
-import type { DomainSettings } from './domain/settings';
-import { EnvelopeService } from './domain/envelope-service';
-import { HealthMonitor } from './domain/health-monitor';
-import { registerDomainServices } from './domain/domain-services';
-import { TokenLifecycle } from './domain/token-lifecycle';
-import { CoalescingTransit } from './domain/coalescing-transit';
-import { DevTransitAdapter } from './adapters/dev-transit/dev-transit.adapter';
+import { PeriodicTask } from './adapters/runtime/periodic-task';
+import { AppRoleAuthStrategy } from './adapters/vault/auth/approle-auth';
+import { TokenAuthStrategy } from './adapters/vault/auth/token-auth';
 import { VaultHttpClient } from './adapters/vault/vault-http-client';
-import { VaultTransitAdapter } from './adapters/vault/vault-transit.adapter';
 import { VaultTokenSessionAdapter } from './adapters/vault/vault-token-session.adapter';
-import { TokenAuthStrategy } from './adapters/auth/token-auth';
-import { AppRoleAuthStrategy } from './adapters/auth/approle-auth';
-import { VaultLoginAdapter } from './adapters/vault/vault-login.adapter';
+import { VaultTransitAdapter } from './adapters/vault/vault-transit.adapter';
+import { HealthMonitor } from './domain/services/health-monitor';
+import { registerDomainServices } from './domain/services/register-domain-services';
+import type { DomainSettings } from './domain/services/settings';
+import { TokenLifecycle } from './domain/services/token-lifecycle';
+import type { ClockPort } from './domain/ports/clock.port';
+import type { KmsServicePort } from './domain/ports/kms-service.port';
+import { TOKENS } from './domain/ports/tokens';
 
 export const VERSION: string = pkg.version;
 const SHUTDOWN_GRACE_MS = 5000;
+const SYSTEM_CLOCK: ClockPort = { now: () => Date.now() };
 
-/** The wired object graph; main.ts starts and stops it. */
-interface Wiring {
-  readonly envelope: EnvelopeService;
+/** The composed plugin: what start, wait and shut down act on. */
+interface Plugin {
+  readonly config: PluginConfig;
+  readonly log: WinstonLogger;
+  readonly grpc: KmsGrpcServer;
+  readonly healthServer: HealthHttpServer;
   readonly health: HealthMonitor;
+  /** Absent with -dev: the dev backend needs no credentials. */
   readonly tokens: TokenLifecycle | undefined;
   readonly devTransit: DevTransitAdapter | undefined;
-  readonly close: () => Promise<void>;
-  readonly randomBytes: (n: number) => Uint8Array;
+  /** Releases the Vault connection pool, if any. */
+  close(): Promise<void>;
 }
 
-const SYSTEM_CLOCK: ClockPort = { now: () => Date.now() };
+/** Runs the plugin until SIGTERM/SIGINT. Resolves to the process exit code. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const parsed = parse(argv, env);
+  if (typeof parsed === 'number') return parsed;
+  const plugin = compose(parsed);
+  // Listening before the socket exists: a SIGTERM that arrives during start-up still shuts down cleanly.
+  const stopSignal = waitForStopSignal();
+  const tasks = await start(plugin);
+  if (!tasks) return 1;
+  await shutDown(plugin, tasks, await stopSignal);
+  return 0;
+}
+
+/** The configuration, or the exit code when there is nothing to run (-help, -version, a bad flag). */
+function parse(argv: readonly string[], env: NodeJS.ProcessEnv): PluginConfig | number {
+  try {
+    const outcome = parseConfig(argv, env);
+    if (outcome.kind === 'help') {
+      process.stdout.write(outcome.text);
+      return 0;
+    }
+    if (outcome.kind === 'version') {
+      process.stdout.write(`vault-kubernetes-kms v${VERSION}\n`);
+      return 0;
+    }
+    return outcome.config;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`vault-kubernetes-kms: ${e.message}\nRun with -help to list every option.\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
 
 function domainSettings(config: PluginConfig): DomainSettings {
   return {
@@ -56,82 +90,85 @@ function domainSettings(config: PluginConfig): DomainSettings {
   };
 }
 
-/** Chooses the implementations behind every port. This file is the only place that does. */
-function wire(config: PluginConfig, log: LoggerPort, metrics: PrometheusMetrics, registerSecret: (s: string) => void): Wiring {
-  const settings = domainSettings(config);
+/**
+ * Chooses the implementation behind every port and registers it in one
+ * container; this is the only place that does. A Decrypt travels:
+ *   socket -> KmsGrpcServer -> kmsV2Handlers -> TOKENS.KmsService (EnvelopeService: validate, single-flight)
+ *   -> TOKENS.Transit (CoalescingTransit: batching) -> TOKENS.TransitBackend (VaultTransitAdapter)
+ *   -> VaultHttpClient -> Vault, and the plaintext back the same way.
+ */
+function compose(config: PluginConfig): Plugin {
+  const redactor = new SecretRedactor();
+  if (config.auth.method === 'token') redactor.register(config.auth.token);
+  if (config.auth.method === 'approle') redactor.register(config.auth.secretId);
+  const registerSecret = (s: string) => redactor.register(s);
+  const log = new WinstonLogger(redactor, config.debug);
+  logStartup(config, log);
+  const metrics = new PrometheusMetrics();
+
   const c: DependencyContainer = rootContainer.createChildContainer();
+  const once = <T>(make: (r: DependencyContainer) => T) => ({ useFactory: instanceCachingFactory<T>(make) });
   c.register(TOKENS.Clock, { useValue: SYSTEM_CLOCK });
   c.register(TOKENS.Logger, { useValue: log });
   c.register(TOKENS.Metrics, { useValue: metrics });
-  c.register(TOKENS.DomainSettings, { useValue: settings });
-  registerDomainServices(c);
+  c.register(TOKENS.DomainSettings, { useValue: domainSettings(config) });
 
-  let transit: TransitPort;
-  let devTransit: DevTransitAdapter | undefined;
-  let http: VaultHttpClient | undefined;
-  if (config.auth.method === 'dev') {
-    devTransit = new DevTransitAdapter();
-    transit = devTransit;
+  const auth = config.auth;
+  if (auth.method === 'dev') {
+    c.registerSingleton(DevTransitAdapter);
+    c.register(TOKENS.TransitBackend, { useToken: DevTransitAdapter });
   } else {
-    http = new VaultHttpClient(config.vault, SYSTEM_CLOCK, registerSecret, (op, outcome, seconds) => metrics.vaultRequest(op, outcome, seconds));
-    transit = new VaultTransitAdapter(http, config.transitMount, config.transitKey);
-    c.register(TOKENS.TokenSession, { useValue: new VaultTokenSessionAdapter(http) });
-    const auth = config.auth;
-    c.register(TOKENS.AuthStrategy, {
-      useValue:
-        auth.method === 'token'
-          ? new TokenAuthStrategy(auth.token, auth.tokenFile, registerSecret)
-          : new AppRoleAuthStrategy(new VaultLoginAdapter(http), auth.mount, auth.roleId, auth.secretId, auth.secretIdFile, registerSecret),
-    });
+    c.register(VaultHttpClient, once(() => new VaultHttpClient(config.vault, SYSTEM_CLOCK, registerSecret, (op, outcome, seconds) => metrics.vaultRequest(op, outcome, seconds))));
+    c.register(TOKENS.TransitBackend, once((r) => new VaultTransitAdapter(r.resolve(VaultHttpClient), config.transitMount, config.transitKey)));
+    c.register(TOKENS.TokenSession, once((r) => new VaultTokenSessionAdapter(r.resolve(VaultHttpClient))));
+    c.register(TOKENS.AuthStrategy, once((r) =>
+      auth.method === 'token'
+        ? new TokenAuthStrategy(auth.token, auth.tokenFile, registerSecret)
+        : new AppRoleAuthStrategy(r.resolve(VaultHttpClient), auth.mount, auth.roleId, auth.secretId, auth.secretIdFile, registerSecret),
+    ));
   }
-  const coalesced = new CoalescingTransit(transit, settings.coalescing, SYSTEM_CLOCK.now, (op, n) => metrics.batchSize(op, n));
-  c.register(TOKENS.Transit, { useValue: coalesced });
+  registerDomainServices(c, auth.method === 'dev' ? 'none' : 'vault-token');
 
-  const envelope = c.resolve(EnvelopeService);
-  const health = c.resolve(HealthMonitor);
-  const tokens = http ? c.resolve(TokenLifecycle) : undefined;
-  if (tokens) {
-    health.useCredentialCheck(tokens);
-    envelope.useTokenRejectionHandler(tokens);
-  }
+  const deps = { log, metrics };
+  c.register(KmsGrpcServer, once((r) => {
+    const kms = r.resolve<KmsServicePort>(TOKENS.KmsService);
+    return new KmsGrpcServer(
+      {
+        socket: config.socket,
+        socketMode: config.socketMode,
+        forceOverwrite: config.forceSocketOverwrite,
+        v2: config.enableV2 ? kmsV2Handlers(kms, deps) : undefined,
+        v1: config.enableV1 ? kmsV1Handlers(kms, deps, VERSION) : undefined,
+      },
+      log,
+    );
+  }));
+  c.register(HealthHttpServer, once((r) => {
+    const grpc = r.resolve(KmsGrpcServer);
+    const health = r.resolve(HealthMonitor);
+    return new HealthHttpServer(config.health, {
+      live: () => grpc.isServing(),
+      health: () => health.state.snapshot(Date.now()),
+      metrics: () => metrics.exposition(),
+    });
+  }));
+
+  const vault = auth.method === 'dev' ? undefined : c.resolve(VaultHttpClient);
   return {
-    envelope,
-    health,
-    tokens,
-    devTransit,
-    randomBytes: (n) => randomBytes(n),
+    config,
+    log,
+    grpc: c.resolve(KmsGrpcServer),
+    healthServer: c.resolve(HealthHttpServer),
+    health: c.resolve(HealthMonitor),
+    tokens: auth.method === 'dev' ? undefined : c.resolve(TokenLifecycle),
+    devTransit: auth.method === 'dev' ? c.resolve(DevTransitAdapter) : undefined,
     close: async () => {
-      await http?.close();
+      await vault?.close();
     },
   };
 }
 
-/** Runs the plugin until SIGTERM/SIGINT. Resolves to the process exit code. */
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let config: PluginConfig;
-  try {
-    const outcome = parseConfig(argv, env);
-    if (outcome.kind === 'help') {
-      process.stdout.write(outcome.text);
-      return 0;
-    }
-    if (outcome.kind === 'version') {
-      process.stdout.write(`vault-kubernetes-kms v${VERSION}\n`);
-      return 0;
-    }
-    config = outcome.config;
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`vault-kubernetes-kms: ${e.message}\nRun with -help to list every option.\n`);
-      return 2;
-    }
-    throw e;
-  }
-
-  const redactor = new SecretRedactor();
-  if (config.auth.method === 'token') redactor.register(config.auth.token);
-  if (config.auth.method === 'approle') redactor.register(config.auth.secretId);
-  const log = new WinstonLogger(redactor, config.debug);
+function logStartup(config: PluginConfig, log: WinstonLogger): void {
   log.info('starting kms plugin', startupFields(config));
   if (config.dev) {
     log.warn('DEV MODE: in-process transit backend with an ephemeral key. NOT FOR PRODUCTION: everything encrypted is lost when the process exits.');
@@ -139,83 +176,85 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     log.warn('Vault address uses plain http://: tokens and data keys cross the network unencrypted', { vault_address: config.vault.address });
   }
   if (config.vault.skipVerify) log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is not verified');
+}
 
-  const metrics = new PrometheusMetrics();
-  const app = wire(config, log, metrics, (s) => redactor.register(s));
-  const deps = { log, metrics };
-  const grpc = new KmsGrpcServer(
-    {
-      socket: config.socket,
-      socketMode: config.socketMode,
-      forceOverwrite: config.forceSocketOverwrite,
-      v2: config.enableV2 ? kmsV2Handlers(app.envelope, deps) : undefined,
-      v1: config.enableV1 ? kmsV1Handlers(app.envelope, deps, VERSION) : undefined,
-    },
-    log,
-  );
-  const healthServer = new HealthHttpServer(config.health, {
-    live: () => grpc.isServing(),
-    health: () => app.health.state.snapshot(Date.now()),
-    metrics: () => metrics.exposition(),
-  });
+interface BackgroundTasks {
+  readonly health: PeriodicTask;
+  readonly tokens: PeriodicTask | undefined;
+}
 
+/** Serves the socket and the health endpoints, then starts the background checks. Undefined when serving failed. */
+async function start(plugin: Plugin): Promise<BackgroundTasks | undefined> {
+  const { config, log } = plugin;
   try {
-    await grpc.start();
+    await plugin.grpc.start();
   } catch (e) {
     log.error('cannot serve on the socket', { socket: config.socketUrl, error: (e as Error).message });
-    await app.close();
+    await plugin.close();
     await log.flush();
-    return 1;
+    return undefined;
   }
   log.info('listening for kube-apiserver', { socket: config.socketUrl, kms_v2: config.enableV2, kms_v1: config.enableV1 });
   try {
-    const addr = await healthServer.start();
+    const addr = await plugin.healthServer.start();
     log.info('health endpoints listening', { address: addr.address, port: addr.port });
   } catch (e) {
     log.error('cannot serve the health endpoints', { health_port: `${config.health.host}:${config.health.port}`, error: (e as Error).message });
-    await grpc.stop(0);
-    await app.close();
+    await plugin.grpc.stop(0);
+    await plugin.close();
     await log.flush();
-    return 1;
+    return undefined;
   }
+  return startBackgroundTasks(plugin);
+}
 
-  const healthTask = new PeriodicTask(() => app.health.check(app.randomBytes), config.healthCheckIntervalMs, 500);
-  const tokenTask = app.tokens
+function startBackgroundTasks(plugin: Plugin): BackgroundTasks {
+  const { config, log, tokens } = plugin;
+  const health = new PeriodicTask(() => plugin.health.check((n) => randomBytes(n)), config.healthCheckIntervalMs, 500);
+  const tokenTask = tokens
     ? new PeriodicTask(async () => {
-        const wasLoggedIn = app.tokens?.isLoggedIn();
+        const wasLoggedIn = tokens.isLoggedIn();
         try {
-          await app.tokens?.tick();
+          await tokens.tick();
         } catch (e) {
           log.warn('Vault token check failed; retrying with backoff', { error: (e as Error).message });
           return false;
         }
-        if (!wasLoggedIn) healthTask.poke();
+        // The first login makes the first health check worth running now.
+        if (!wasLoggedIn) health.poke();
         return true;
       }, config.tokenRefreshIntervalMs, 500)
     : undefined;
   tokenTask?.start();
-  healthTask.start(!app.tokens);
+  health.start(!tokens);
 
-  if (app.devTransit) {
+  const dev = plugin.devTransit;
+  if (dev) {
     process.on('SIGUSR2', () => {
-      const v = app.devTransit?.rotate();
-      log.info('dev transit key rotated', { key_version: v });
-      healthTask.poke();
+      log.info('dev transit key rotated', { key_version: dev.rotate() });
+      health.poke();
     });
   }
+  return { health, tokens: tokenTask };
+}
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+function waitForStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+}
+
+/** Stops the checks, lets in-flight calls finish, removes the socket. */
+async function shutDown(plugin: Plugin, tasks: BackgroundTasks, signal: NodeJS.Signals): Promise<void> {
+  const { log } = plugin;
   log.info('shutting down', { signal });
-  await Promise.all([tokenTask?.stop(), healthTask.stop()]);
-  await grpc.stop(SHUTDOWN_GRACE_MS);
-  await healthServer.stop();
-  await app.close();
+  await Promise.all([tasks.tokens?.stop(), tasks.health.stop()]);
+  await plugin.grpc.stop(SHUTDOWN_GRACE_MS);
+  await plugin.healthServer.stop();
+  await plugin.close();
   log.info('stopped');
   await log.flush();
-  return 0;
 }
 
 /** The effective configuration, with every secret replaced by whether it is set. */

@@ -4,15 +4,14 @@ import { startVaultTestServer, type VaultTestServer } from '../support/vault-ser
 import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
 import { VaultTokenSessionAdapter } from '../../src/adapters/vault/vault-token-session.adapter';
-import { AppRoleAuthStrategy } from '../../src/adapters/auth/approle-auth';
-import { VaultLoginAdapter } from '../../src/adapters/vault/vault-login.adapter';
-import type { VaultClientSettings } from '../../src/adapters/config/config';
-import { KmsError } from '../../src/domain/errors';
-import type { CallContext } from '../../src/domain/call-context';
+import { AppRoleAuthStrategy } from '../../src/adapters/vault/auth/approle-auth';
+import type { VaultClientSettings } from '../../src/adapters/vault/vault-settings';
+import { KmsError } from '../../src/domain/model/errors';
+import { withTimeout, type CallContext } from '../../src/domain/model/call-context';
 
 /** The Vault adapters speaking real HTTP to the Vault-API-compatible test server. */
 const clock = { now: () => Date.now() };
-const ctx = (ms = 3000): CallContext => ({ deadline: Date.now() + ms });
+const ctx = (ms = 3000): CallContext => withTimeout(Date.now(), ms);
 
 let vault: VaultTestServer;
 let http: VaultHttpClient;
@@ -184,16 +183,16 @@ describe('Vault token session and AppRole over HTTP', () => {
 
   it('logs in with AppRole and uses the new token', async () => {
     const seen: string[] = [];
-    const approle = new AppRoleAuthStrategy(new VaultLoginAdapter(http), 'approle', vault.roleId, vault.secretId, undefined, (s) => seen.push(s));
-    const login = await approle.login(ctx());
-    assert.match(login.token, /^hvs\./);
-    assert.ok(seen.includes(vault.secretId) && seen.includes(login.token), 'secrets are registered for redaction');
-    http.setToken(login.token);
+    const approle = new AppRoleAuthStrategy(http, 'approle', vault.roleId, vault.secretId, undefined, (s) => seen.push(s));
+    const token = await approle.login(ctx());
+    assert.match(token, /^hvs\./);
+    assert.ok(seen.includes(vault.secretId) && seen.includes(token), 'secrets are registered for redaction');
+    http.setToken(token);
     assert.ok((await session.lookupSelf(ctx())).ttl > 0);
   });
 
   it('rejects a bad secret ID as permission-denied', async () => {
-    const approle = new AppRoleAuthStrategy(new VaultLoginAdapter(http), 'approle', vault.roleId, 'wrong', undefined, () => {});
+    const approle = new AppRoleAuthStrategy(http, 'approle', vault.roleId, 'wrong', undefined, () => {});
     await assert.rejects(approle.login(ctx()), (e: KmsError) => e.kind === 'permission-denied');
   });
 });

@@ -4,8 +4,9 @@ import { startVaultTestServer, type VaultTestServer } from '../support/vault-ser
 import { makeTestPki, type TestPki } from '../support/test-pki';
 import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
-import type { VaultClientSettings } from '../../src/ports/settings';
-import { KmsError } from '../../src/domain/errors';
+import type { VaultClientSettings } from '../../src/adapters/vault/vault-settings';
+import { KmsError } from '../../src/domain/model/errors';
+import { withTimeout } from '../../src/domain/model/call-context';
 
 /** The Vault client's TLS behaviour against the test server serving HTTPS. */
 let pki: TestPki;
@@ -13,7 +14,7 @@ let tls: VaultTestServer;
 let plain: VaultTestServer;
 const clients: VaultHttpClient[] = [];
 const clock = { now: () => Date.now() };
-const ctx = () => ({ deadline: Date.now() + 3000 });
+const ctx = () => withTimeout(Date.now(), 3000);
 
 function transitFor(over: Partial<VaultClientSettings>, token: string): VaultTransitAdapter {
   const http = new VaultHttpClient({ address: tls.url, skipVerify: false, timeoutMs: 60_000, maxRetries: 0, ...over }, clock);

@@ -5,14 +5,15 @@ import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adap
 import { VaultTokenSessionAdapter } from '../../src/adapters/vault/vault-token-session.adapter';
 import { classifyVaultError } from '../../src/adapters/vault/vault-errors';
 import type { VaultHttpClient, VaultResponse } from '../../src/adapters/vault/vault-http-client';
-import { KmsError } from '../../src/domain/errors';
+import { KmsError } from '../../src/domain/model/errors';
+import { NO_DEADLINE } from '../../src/domain/model/call-context';
 
 /**
  * Every Vault response parser fed arbitrary statuses and JSON: it returns
  * outcomes of the right shape or throws a KmsError — never anything else.
  */
 const KINDS = new Set(['invalid-argument', 'invalid-ciphertext', 'permission-denied', 'unavailable', 'deadline-exceeded', 'cancelled', 'failed-precondition', 'internal']);
-const ctx = { deadline: Date.now() + 60_000 };
+const ctx = NO_DEADLINE;
 
 function cannedHttp(res: VaultResponse): VaultHttpClient {
   return { request: async () => res, setToken() {}, close: async () => {} } as unknown as VaultHttpClient;

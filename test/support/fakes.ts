@@ -1,12 +1,13 @@
 import 'reflect-metadata';
-import type { CallContext } from '../../src/domain/call-context';
-import { KmsError } from '../../src/domain/errors';
-import type { TokenLookup } from '../../src/domain/renewal-policy';
-import type { DomainSettings } from '../../src/domain/settings';
-import type { AuthStrategyPort, LoginResult, TokenSessionPort } from '../../src/ports/auth.port';
-import type { ClockPort } from '../../src/ports/clock.port';
-import type { LogFields, LoggerPort } from '../../src/ports/logger.port';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../src/ports/transit.port';
+import type { CallContext } from '../../src/domain/model/call-context';
+import { KmsError } from '../../src/domain/model/errors';
+import { formatVaultCiphertext, splitVaultCiphertext } from '../../src/domain/model/vault-ciphertext';
+import type { TokenLookup } from '../../src/domain/model/renewal-policy';
+import type { DomainSettings } from '../../src/domain/services/settings';
+import type { AuthStrategyPort, TokenSessionPort } from '../../src/domain/ports/auth.port';
+import type { ClockPort } from '../../src/domain/ports/clock.port';
+import type { LogFields, LoggerPort } from '../../src/domain/ports/logger.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../src/domain/ports/transit.port';
 
 /** Fakes of the ports, for unit tests of the domain only. */
 export class FakeClock implements ClockPort {
@@ -28,7 +29,7 @@ export class MemoryLogger implements LoggerPort {
   isDebugEnabled() { return true; }
 }
 
-/** A transit backend that "encrypts" by prefixing, with scriptable failures. */
+/** A transit backend that "encrypts" by wrapping the plaintext in the Vault ciphertext format, with scriptable failures. */
 export class FakeTransit implements TransitPort {
   version = 1;
   calls = { encrypt: 0, decrypt: 0, readKey: 0 };
@@ -48,7 +49,7 @@ export class FakeTransit implements TransitPort {
     return items.map(({ plaintext: p, keyVersion }) => {
       this.pinned.push(keyVersion);
       const v = keyVersion ?? this.version;
-      return { ok: true as const, ciphertext: `vault:v${v}:${Buffer.from(p).toString('base64')}`, keyVersion: v };
+      return { ok: true as const, ciphertext: formatVaultCiphertext(v, p), keyVersion: v };
     });
   }
 
@@ -58,22 +59,22 @@ export class FakeTransit implements TransitPort {
     await this.gate;
     if (this.failWith) throw this.failWith;
     return ciphertexts.map((c) => {
-      const m = /^vault:v(\d+):(.*)$/.exec(c);
-      if (!m || Number(m[1]) > this.version) return { ok: false as const, error: new KmsError('invalid-ciphertext', 'cannot decrypt') };
-      return { ok: true as const, plaintext: Buffer.from(m[2], 'base64') };
+      const parts = splitVaultCiphertext(c);
+      if (!parts || parts.version > this.version) return { ok: false as const, error: new KmsError('invalid-ciphertext', 'cannot decrypt') };
+      return { ok: true as const, plaintext: Buffer.from(parts.payload, 'base64') };
     });
   }
 
   async readKey(_ctx: CallContext): Promise<TransitKeyInfo> {
     this.calls.readKey++;
     if (this.failWith) throw this.failWith;
-    return { latestVersion: this.version, minDecryptionVersion: 1, minEncryptionVersion: 0, supportsEncryption: true, supportsDecryption: true, type: 'aes256-gcm96' };
+    return { latestVersion: this.version, supportsEncryption: true, supportsDecryption: true, type: 'aes256-gcm96' };
   }
 }
 
 export class FakeSession implements TokenSessionPort {
   token: string | undefined;
-  lookup: TokenLookup = { ttl: 3600, creationTtl: 3600, renewable: true, period: 0, explicitMaxTtl: 0 };
+  lookup: TokenLookup = { ttl: 3600, creationTtl: 3600, renewable: true, period: 0 };
   lookupError: KmsError | undefined;
   renewGrant: number | undefined;
   renewError: KmsError | undefined;
@@ -94,10 +95,10 @@ export class FakeAuth implements AuthStrategyPort {
   logins = 0;
   failWith: KmsError | undefined;
   constructor(readonly method = 'approle', readonly canObtainNewToken = true) {}
-  async login(): Promise<LoginResult> {
+  async login(): Promise<string> {
     this.logins++;
     if (this.failWith) throw this.failWith;
-    return { token: `token-${this.logins}`, leaseDurationSeconds: 3600, renewable: true };
+    return `token-${this.logins}`;
   }
 }
 

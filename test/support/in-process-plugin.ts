@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { container } from 'tsyringe';
-import { TOKENS } from '../../src/ports/tokens';
-import { NO_METRICS } from '../../src/ports/metrics.port';
-import { EnvelopeService } from '../../src/domain/envelope-service';
-import { HealthMonitor } from '../../src/domain/health-monitor';
-import { registerDomainServices } from '../../src/domain/domain-services';
+import { TOKENS } from '../../src/domain/ports/tokens';
+import { NO_METRICS } from '../../src/domain/ports/metrics.port';
+import type { KmsServicePort } from '../../src/domain/ports/kms-service.port';
+import { HealthMonitor } from '../../src/domain/services/health-monitor';
+import { registerDomainServices } from '../../src/domain/services/register-domain-services';
 import { DevTransitAdapter } from '../../src/adapters/dev-transit/dev-transit.adapter';
 import { KmsGrpcServer } from '../../src/adapters/grpc/grpc-server';
 import { kmsV1Handlers, kmsV2Handlers } from '../../src/adapters/grpc/kms-handlers';
@@ -20,14 +20,14 @@ export async function startInProcessPlugin() {
   c.register(TOKENS.Logger, { useValue: log });
   c.register(TOKENS.Metrics, { useValue: NO_METRICS });
   c.register(TOKENS.DomainSettings, { useValue: TEST_SETTINGS });
-  c.register(TOKENS.Transit, { useValue: new DevTransitAdapter() });
-  registerDomainServices(c);
-  const envelope = c.resolve(EnvelopeService);
+  c.register(TOKENS.TransitBackend, { useValue: new DevTransitAdapter() });
+  registerDomainServices(c, 'none');
+  const kms = c.resolve<KmsServicePort>(TOKENS.KmsService);
   await c.resolve(HealthMonitor).check((n) => new Uint8Array(n));
   const socket = join(tempSocketDir(), 'kms.socket');
   const deps = { log, metrics: NO_METRICS };
   const server = new KmsGrpcServer(
-    { socket: { path: socket, abstract: false }, socketMode: 0o600, forceOverwrite: false, v2: kmsV2Handlers(envelope, deps), v1: kmsV1Handlers(envelope, deps, 'test') },
+    { socket: { path: socket, abstract: false }, socketMode: 0o600, forceOverwrite: false, v2: kmsV2Handlers(kms, deps), v1: kmsV1Handlers(kms, deps, 'test') },
     log,
   );
   await server.start();

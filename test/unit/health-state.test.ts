@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HealthState } from '../../src/domain/health-state';
+import { HealthState } from '../../src/domain/model/health-state';
 
 describe('health state', () => {
   it('is unhealthy until the first check completes', () => {

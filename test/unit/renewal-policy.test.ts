@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideAfterRenewal, decideOnLookup, type TokenLookup } from '../../src/domain/renewal-policy';
+import { decideAfterRenewal, decideOnLookup, type TokenLookup } from '../../src/domain/model/renewal-policy';
 
 const settings = { incrementSeconds: 3600, checkIntervalSeconds: 60 };
-const token = (o: Partial<TokenLookup>): TokenLookup => ({ ttl: 3600, creationTtl: 3600, renewable: true, period: 0, explicitMaxTtl: 0, ...o });
+const token = (o: Partial<TokenLookup>): TokenLookup => ({ ttl: 3600, creationTtl: 3600, renewable: true, period: 0, ...o });
 
 describe('token renewal policy', () => {
   const table: [string, TokenLookup, string][] = [

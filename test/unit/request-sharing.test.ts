@@ -1,11 +1,17 @@
+import 'reflect-metadata';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CoalescingTransit } from '../../src/domain/coalescing-transit';
-import { SingleFlight } from '../../src/domain/single-flight';
-import { KmsError } from '../../src/domain/errors';
-import { NO_DEADLINE } from '../../src/domain/call-context';
-import { FakeTransit } from '../support/fakes';
+import { CoalescingTransit } from '../../src/domain/services/coalescing-transit';
+import { SingleFlight } from '../../src/domain/services/single-flight';
+import { KmsError } from '../../src/domain/model/errors';
+import { NO_DEADLINE } from '../../src/domain/model/call-context';
+import { NO_METRICS } from '../../src/domain/ports/metrics.port';
+import { FakeClock, FakeTransit, TEST_SETTINGS } from '../support/fakes';
 import { domainWithFakes } from '../support/domain-container';
+
+function coalescing(inner: FakeTransit, maxInFlight: number, maxBatch: number): CoalescingTransit {
+  return new CoalescingTransit(inner, { ...TEST_SETTINGS, coalescing: { maxInFlight, maxBatch } }, new FakeClock(0), NO_METRICS);
+}
 
 function gate() {
   let open!: () => void;
@@ -15,7 +21,7 @@ function gate() {
 
 describe('single-flight', () => {
   it('shares one call between concurrent identical keys and forgets it once answered', async () => {
-    const sf = new SingleFlight<string>(() => 0);
+    const sf = new SingleFlight<string>();
     const g = gate();
     let calls = 0;
     const call = async () => {
@@ -34,7 +40,7 @@ describe('single-flight', () => {
   });
 
   it('gives a waiter its own cancellation while the shared call goes on for the others', async () => {
-    const sf = new SingleFlight<string>(() => 0);
+    const sf = new SingleFlight<string>();
     const g = gate();
     const ac = new AbortController();
     const first = sf.run('k', NO_DEADLINE, async () => {
@@ -64,7 +70,7 @@ describe('single-flight', () => {
 describe('coalescing transit', () => {
   it('sends a lone request at once, unbatched', async () => {
     const inner = new FakeTransit();
-    const c = new CoalescingTransit(inner, { maxInFlight: 2, maxBatch: 4 }, () => 0);
+    const c = coalescing(inner, 2, 4);
     await c.encrypt([{ plaintext: Buffer.from('a') }], NO_DEADLINE);
     assert.deepEqual(inner.batches, [1]);
   });
@@ -73,7 +79,7 @@ describe('coalescing transit', () => {
     const inner = new FakeTransit();
     const g = gate();
     inner.gate = g.promise;
-    const c = new CoalescingTransit(inner, { maxInFlight: 2, maxBatch: 4 }, () => 0);
+    const c = coalescing(inner, 2, 4);
     const inputs = Array.from({ length: 12 }, (_, i) => Buffer.from(`item-${i}`));
     const pending = inputs.map((p) => c.encrypt([{ plaintext: p }], NO_DEADLINE));
     g.open();
@@ -93,7 +99,7 @@ describe('coalescing transit', () => {
     const inner = new FakeTransit();
     const g = gate();
     inner.gate = g.promise;
-    const c = new CoalescingTransit(inner, { maxInFlight: 1, maxBatch: 8 }, () => 0);
+    const c = coalescing(inner, 1, 8);
     const first = c.decrypt(['vault:v1:AAAA'], NO_DEADLINE);
     const good = c.decrypt([`vault:v1:${Buffer.from('ok').toString('base64')}`], NO_DEADLINE);
     const bad = c.decrypt(['vault:v9:AAAA'], NO_DEADLINE);
@@ -108,7 +114,7 @@ describe('coalescing transit', () => {
   it('fails every caller of a batch when the whole backend request fails', async () => {
     const inner = new FakeTransit();
     inner.failWith = new KmsError('unavailable', 'Vault is sealed');
-    const c = new CoalescingTransit(inner, { maxInFlight: 1, maxBatch: 8 }, () => 0);
+    const c = coalescing(inner, 1, 8);
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => c.encrypt([{ plaintext: Buffer.from('x') }], NO_DEADLINE)));
     assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as KmsError).kind === 'unavailable'));
   });
@@ -117,7 +123,7 @@ describe('coalescing transit', () => {
     const inner = new FakeTransit();
     const g = gate();
     inner.gate = g.promise;
-    const c = new CoalescingTransit(inner, { maxInFlight: 1, maxBatch: 8 }, () => 0);
+    const c = coalescing(inner, 1, 8);
     const first = c.encrypt([{ plaintext: Buffer.from('a') }], NO_DEADLINE);
     const ac = new AbortController();
     const gone = c.encrypt([{ plaintext: Buffer.from('b') }], { deadline: Infinity, signal: ac.signal });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseVaultCiphertext } from '../../src/domain/vault-ciphertext';
-import { KmsError } from '../../src/domain/errors';
+import { formatVaultCiphertext, parseVaultCiphertext, splitVaultCiphertext } from '../../src/domain/model/vault-ciphertext';
+import { KmsError } from '../../src/domain/model/errors';
 
 const enc = (s: string) => Buffer.from(s, 'latin1');
 const VALID = 'vault:v1:oKGio6Slpqeoqaqrjn0QQSrrddAQCeOsJrBG0xxuRyhGb7FdEMha';
@@ -30,5 +30,23 @@ describe('Vault ciphertext validation', () => {
 
   it('rejects a ciphertext over the size limit', () => {
     assert.throws(() => parseVaultCiphertext(enc(VALID), 10), /over the limit/);
+  });
+});
+
+describe('Vault ciphertext codec', () => {
+  it('reads back the version and sealed bytes it wrote', () => {
+    const sealed = Buffer.alloc(28, 9);
+    const text = formatVaultCiphertext(7, sealed);
+    assert.equal(text, `vault:v7:${sealed.toString('base64')}`);
+    const parts = splitVaultCiphertext(text);
+    assert.equal(parts?.version, 7);
+    assert.deepEqual(Buffer.from(parts?.payload ?? '', 'base64'), sealed);
+    assert.deepEqual(parseVaultCiphertext(enc(text), 1000), { text, version: 7 });
+  });
+
+  it('finds no parts in text of another shape', () => {
+    for (const text of ['k8s:enc:aes:v1:abcd', 'vault:v1', 'vault:vX:abcd', 'vault:v:abcd', 'vault:v12345678901:abcd']) {
+      assert.equal(splitVaultCiphertext(text), undefined, text);
+    }
   });
 });

@@ -1,10 +1,35 @@
-import type { ListenAddress, SocketLocation, VaultClientSettings } from '../../ports/settings';
+/**
+ * The validated configuration the composition root wires from. The shapes are
+ * the config adapter's own; each adapter declares the settings it takes, and
+ * main.ts, which hands one to the other, is where TypeScript checks they fit.
+ */
+export interface VaultClientSettings {
+  readonly address: string;
+  readonly namespace?: string;
+  readonly caCertFile?: string;
+  readonly caPath?: string;
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
+  readonly skipVerify: boolean;
+  readonly tlsServerName?: string;
+  /** Per-attempt timeout (VAULT_CLIENT_TIMEOUT), default 60 s. */
+  readonly timeoutMs: number;
+  /** Retries after the first attempt (VAULT_MAX_RETRIES), default 2. */
+  readonly maxRetries: number;
+}
 
-export type { ListenAddress, SocketLocation, VaultClientSettings };
+export interface ListenAddress {
+  /** Empty string means every interface, as Go's ":8080" does. */
+  readonly host: string;
+  readonly port: number;
+}
 
-/** The validated configuration the composition root wires from. */
+export interface SocketLocation {
+  /** Filesystem path, or "@name" for a Linux abstract socket. */
+  readonly path: string;
+  readonly abstract: boolean;
+}
 
-/** The validated configuration the composition root wires from. */
 export type AuthSettings =
   | { readonly method: 'token'; readonly token?: string; readonly tokenFile?: string }
   | {

@@ -1,4 +1,4 @@
-import type { ListenAddress, SocketLocation } from '../../ports/settings';
+import type { ListenAddress, SocketLocation } from './config';
 
 /**
  * Parsers for option values with Go semantics, so manifests written for the Go

@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { CallContext } from '../../domain/call-context';
-import { KmsError } from '../../domain/errors';
-import { formatVaultCiphertext } from '../../domain/vault-ciphertext';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
+import type { CallContext } from '../../domain/model/call-context';
+import { KmsError } from '../../domain/model/errors';
+import { formatVaultCiphertext, splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../domain/ports/transit.port';
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
@@ -41,8 +41,6 @@ export class DevTransitAdapter implements TransitPort {
   async readKey(_ctx: CallContext): Promise<TransitKeyInfo> {
     return {
       latestVersion: this.versions.length,
-      minDecryptionVersion: 1,
-      minEncryptionVersion: 0,
       supportsEncryption: true,
       supportsDecryption: true,
       type: 'aes256-gcm96',
@@ -50,10 +48,10 @@ export class DevTransitAdapter implements TransitPort {
   }
 
   private decryptOne(ciphertext: string): DecryptOutcome {
-    const m = /^vault:v(\d+):(.*)$/.exec(ciphertext);
-    const key = m ? this.versions[Number(m[1]) - 1] : undefined;
-    if (!m || !key) return { ok: false, error: new KmsError('invalid-ciphertext', 'ciphertext version is unknown to the dev backend') };
-    const body = Buffer.from(m[2], 'base64');
+    const parts = splitVaultCiphertext(ciphertext);
+    const key = parts ? this.versions[parts.version - 1] : undefined;
+    if (!parts || !key) return { ok: false, error: new KmsError('invalid-ciphertext', 'ciphertext version is unknown to the dev backend') };
+    const body = Buffer.from(parts.payload, 'base64');
     if (body.length < NONCE_BYTES + TAG_BYTES) return { ok: false, error: new KmsError('invalid-ciphertext', 'invalid ciphertext length') };
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES });

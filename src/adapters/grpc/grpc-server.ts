@@ -1,17 +1,16 @@
 import { unlink } from 'node:fs/promises';
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { SocketLocation } from '../../ports/settings';
-import { LIMITS } from '../../domain/limits';
-import type { LoggerPort } from '../../ports/logger.port';
-import { KMS_V1_SERVICE, KMS_V2_SERVICE } from './kms-messages';
-import { bindPathFor, claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket } from './socket-file';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { LIMITS } from '../../domain/model/limits';
+import type { LoggerPort } from '../../domain/ports/logger.port';
+import { KMS_V1_SERVICE, KMS_V2_SERVICE, type KmsV1Handlers, type KmsV2Handlers } from './kms-messages';
+import { bindPathFor, claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket, type SocketLocation } from './socket-file';
 
 export interface KmsGrpcServerOptions {
   readonly socket: SocketLocation;
   readonly socketMode: number;
   readonly forceOverwrite: boolean;
-  readonly v2?: UntypedServiceImplementation;
-  readonly v1?: UntypedServiceImplementation;
+  readonly v2?: KmsV2Handlers;
+  readonly v1?: KmsV1Handlers;
 }
 
 /**
@@ -35,8 +34,8 @@ export class KmsGrpcServer {
       'grpc.max_receive_message_length': LIMITS.maxGrpcMessageBytes,
       'grpc.max_send_message_length': LIMITS.maxGrpcMessageBytes,
     });
-    if (this.opts.v2) server.addService(KMS_V2_SERVICE as ServiceDefinition, this.opts.v2);
-    if (this.opts.v1) server.addService(KMS_V1_SERVICE as ServiceDefinition, this.opts.v1);
+    if (this.opts.v2) server.addService(KMS_V2_SERVICE, this.opts.v2);
+    if (this.opts.v1) server.addService(KMS_V1_SERVICE, this.opts.v1);
     await prepareSocketPath(this.opts.socket, this.opts.forceOverwrite, this.log);
     const bindPath = bindPathFor(this.opts.socket);
     await unlink(bindPath).catch(() => undefined); // our own leftover from a crash with the same pid

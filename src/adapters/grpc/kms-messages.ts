@@ -1,68 +1,76 @@
-import * as protobuf from 'protobufjs';
-import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
-import { PROTO_SOURCES } from './proto-sources.generated';
+import type { MethodDefinition, ServiceDefinition, handleUnaryCall } from '@grpc/grpc-js';
+import { v1beta1, v2 } from './generated/kms-proto';
 
 /**
- * The KMS message types, parsed once from the embedded proto/ sources with
- * snake_case field names as on the wire. A request that fails to decode is not
- * thrown out of the deserializer (grpc-js would answer INTERNAL); it becomes a
+ * The KMS services over the code protobufjs generates from proto/
+ * (scripts/gen-proto.mjs): snake_case field names as on the wire, and one
+ * TypeScript type per message, so a handler that answers with a misspelled
+ * field does not compile. A request that fails to decode is not thrown out of
+ * the deserializer (grpc-js would answer INTERNAL); it becomes a
  * MalformedRequest that the handler answers with INVALID_ARGUMENT.
  */
 export class MalformedRequest {
   constructor(readonly reason: string) {}
 }
 
-function parseRoot(): protobuf.Root {
-  const root = new protobuf.Root();
-  for (const source of Object.values(PROTO_SOURCES)) protobuf.parse(source, root, { keepCase: true });
-  root.resolveAll();
-  return root;
+/** What the generated code offers for one message type. */
+interface MessageCodec<T, I> {
+  encode(message: I): { finish(): Uint8Array };
+  decode(bytes: Uint8Array): T;
+  fromObject(object: Record<string, unknown>): T;
+  toObject(message: T, options: { defaults: boolean; objects: boolean }): Record<string, unknown>;
 }
 
-const root = parseRoot();
-const TO_OBJECT: protobuf.IConversionOptions = { defaults: true, objects: true };
+const TO_OBJECT = { defaults: true, objects: true };
 
-function method(service: string, name: string, req: string, res: string): MethodDefinition<unknown, unknown> {
-  const reqType = root.lookupType(req);
-  const resType = root.lookupType(res);
+function method<Req, ReqI, Res, ResI>(
+  path: string,
+  name: string,
+  request: MessageCodec<Req, ReqI>,
+  response: MessageCodec<Res, ResI>,
+): MethodDefinition<ReqI, ResI> {
   return {
-    path: `/${service}/${name}`,
+    path,
     requestStream: false,
     responseStream: false,
-    requestSerialize: (v: unknown) => Buffer.from(reqType.encode(reqType.fromObject(v as object)).finish()),
-    requestDeserialize: (buf: Buffer) => {
+    // The client side (the test client) sends plain objects; fromObject also accepts base64 text for bytes.
+    requestSerialize: (v: ReqI) => Buffer.from(request.encode(request.fromObject(v as Record<string, unknown>) as unknown as ReqI).finish()),
+    // grpc-js declares one request type for both sides; the server side decodes to the generated class.
+    requestDeserialize: (buf: Buffer): ReqI => {
       try {
-        return reqType.toObject(reqType.decode(buf), TO_OBJECT);
+        return request.decode(buf) as unknown as ReqI;
       } catch {
-        return new MalformedRequest(`request is not a valid ${req} message`);
+        return new MalformedRequest(`request is not a valid ${name} message`) as unknown as ReqI;
       }
     },
-    responseSerialize: (v: unknown) => Buffer.from(resType.encode(resType.fromObject(v as object)).finish()),
-    responseDeserialize: (buf: Buffer) => resType.toObject(resType.decode(buf), TO_OBJECT),
+    responseSerialize: (v: ResI) => Buffer.from(response.encode(v).finish()),
+    responseDeserialize: (buf: Buffer) => response.toObject(response.decode(buf), TO_OBJECT) as ResI,
   };
 }
 
-function service(pkg: string, methods: ReadonlyArray<[string, string, string]>): ServiceDefinition {
-  const svc = `${pkg}.KeyManagementService`;
-  const def: Record<string, MethodDefinition<unknown, unknown>> = {};
-  for (const [name, req, res] of methods) def[name] = method(svc, name, `${pkg}.${req}`, `${pkg}.${res}`);
-  return def as ServiceDefinition;
-}
+export type KmsV2Handlers = {
+  Status: handleUnaryCall<v2.StatusRequest | MalformedRequest, v2.IStatusResponse>;
+  Decrypt: handleUnaryCall<v2.DecryptRequest | MalformedRequest, v2.IDecryptResponse>;
+  Encrypt: handleUnaryCall<v2.EncryptRequest | MalformedRequest, v2.IEncryptResponse>;
+};
 
-export const KMS_V2_SERVICE = service('v2', [
-  ['Status', 'StatusRequest', 'StatusResponse'],
-  ['Decrypt', 'DecryptRequest', 'DecryptResponse'],
-  ['Encrypt', 'EncryptRequest', 'EncryptResponse'],
-]);
+export type KmsV1Handlers = {
+  Version: handleUnaryCall<v1beta1.VersionRequest | MalformedRequest, v1beta1.IVersionResponse>;
+  Decrypt: handleUnaryCall<v1beta1.DecryptRequest | MalformedRequest, v1beta1.IDecryptResponse>;
+  Encrypt: handleUnaryCall<v1beta1.EncryptRequest | MalformedRequest, v1beta1.IEncryptResponse>;
+};
 
-export const KMS_V1_SERVICE = service('v1beta1', [
-  ['Version', 'VersionRequest', 'VersionResponse'],
-  ['Decrypt', 'DecryptRequest', 'DecryptResponse'],
-  ['Encrypt', 'EncryptRequest', 'EncryptResponse'],
-]);
+const V2 = '/v2.KeyManagementService';
+const V1 = '/v1beta1.KeyManagementService';
 
-// Message shapes as the handlers see them (bytes as Buffer, absent fields defaulted).
-export interface V2EncryptRequest { plaintext: Buffer; uid: string }
-export interface V2DecryptRequest { ciphertext: Buffer; uid: string; key_id: string; annotations: Record<string, Buffer> }
-export interface V1EncryptRequest { version: string; plain: Buffer }
-export interface V1DecryptRequest { version: string; cipher: Buffer }
+export const KMS_V2_SERVICE = {
+  Status: method(`${V2}/Status`, 'v2.StatusRequest', v2.StatusRequest, v2.StatusResponse),
+  Decrypt: method(`${V2}/Decrypt`, 'v2.DecryptRequest', v2.DecryptRequest, v2.DecryptResponse),
+  Encrypt: method(`${V2}/Encrypt`, 'v2.EncryptRequest', v2.EncryptRequest, v2.EncryptResponse),
+} satisfies ServiceDefinition;
+
+export const KMS_V1_SERVICE = {
+  Version: method(`${V1}/Version`, 'v1beta1.VersionRequest', v1beta1.VersionRequest, v1beta1.VersionResponse),
+  Decrypt: method(`${V1}/Decrypt`, 'v1beta1.DecryptRequest', v1beta1.DecryptRequest, v1beta1.DecryptResponse),
+  Encrypt: method(`${V1}/Encrypt`, 'v1beta1.EncryptRequest', v1beta1.EncryptRequest, v1beta1.EncryptResponse),
+} satisfies ServiceDefinition;

@@ -1,8 +1,14 @@
 import { chmod, lstat, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import type { SocketLocation } from '../../ports/settings';
-import type { LoggerPort } from '../../ports/logger.port';
+import type { LoggerPort } from '../../domain/ports/logger.port';
+
+/** Where kube-apiserver finds us, the gRPC adapter's own setting. */
+export interface SocketLocation {
+  /** Filesystem path, or "@name" for a Linux abstract socket. */
+  readonly path: string;
+  readonly abstract: boolean;
+}
 
 /**
  * Everything about the socket's file-system entry. Rules:

@@ -1,8 +1,8 @@
-import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
-import type { CallContext } from '../../domain/call-context';
-import { KmsError, asKmsError } from '../../domain/errors';
-import type { LoggerPort } from '../../ports/logger.port';
-import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../ports/metrics.port';
+import type { ServerUnaryCall, handleUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import { NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../domain/model/call-context';
+import { KmsError, asKmsError } from '../../domain/model/errors';
+import type { LoggerPort } from '../../domain/ports/logger.port';
+import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../domain/ports/metrics.port';
 import { toServiceError } from './grpc-status';
 import { MalformedRequest } from './kms-messages';
 
@@ -13,9 +13,10 @@ export interface CallDeps {
 
 /**
  * Adapts one domain operation to a grpc-js unary handler: turns the caller's
- * deadline and cancellation into a CallContext (aborted when the deadline
- * passes, so no backend work outlives the caller), maps errors to precise
- * status codes, and records the request for logs and metrics.
+ * deadline and cancellation into the request's one AbortSignal (the only timer
+ * for that deadline; everything below listens to the signal, so no backend
+ * work outlives the caller), maps errors to precise status codes, and records
+ * the request for logs and metrics.
  */
 export function unary<Req, Res>(
   api: KmsApiVersion,
@@ -25,13 +26,13 @@ export function unary<Req, Res>(
   uidOf: (req: Req) => string = () => '',
   /** False for calls answered from memory (Status, Version): no deadline timer or cancellation wiring. */
   doesIo = true,
-) {
+): handleUnaryCall<Req | MalformedRequest, Res> {
   return (call: ServerUnaryCall<Req | MalformedRequest, Res>, callback: sendUnaryData<Res>): void => {
     const started = process.hrtime.bigint();
     const abort = doesIo ? new AbortController() : undefined;
     const deadline = deadlineOf(call.getDeadline());
-    const timer = abort && Number.isFinite(deadline) ? setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now())) : undefined;
-    const onCancel = () => abort?.abort();
+    const timer = abort && Number.isFinite(deadline) ? setTimeout(() => abort.abort(deadlineExceeded()), Math.max(0, deadline - Date.now())) : undefined;
+    const onCancel = () => abort?.abort(callerCancelled());
     if (abort) call.once('cancelled', onCancel);
     const finish = (err: KmsError | undefined, res?: Res) => {
       if (timer) clearTimeout(timer);
@@ -53,7 +54,8 @@ export function unary<Req, Res>(
       finish(new KmsError('invalid-argument', request.reason));
       return;
     }
-    handle(request, { deadline, signal: abort?.signal }).then(
+    const ctx: CallContext = abort ? { deadline, signal: abort.signal } : NO_DEADLINE;
+    handle(request, ctx).then(
       (res) => finish(undefined, res),
       (e) => {
         const err = asKmsError(e);

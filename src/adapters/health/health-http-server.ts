@@ -1,6 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ListenAddress } from '../../ports/settings';
+
+/** Where the probes and metrics are served, the health adapter's own setting. */
+export interface ListenAddress {
+  /** Empty string means every interface, as Go's ":8080" does. */
+  readonly host: string;
+  readonly port: number;
+}
 
 export interface HealthSources {
   /** The process and its gRPC server are serving. No Vault call. */

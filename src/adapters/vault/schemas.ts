@@ -27,8 +27,6 @@ export type BatchItem = z.infer<typeof batchItem>;
 export const keyData = z.object({
   data: z.object({
     latest_version: nonNegativeInt,
-    min_decryption_version: nonNegativeInt.default(1),
-    min_encryption_version: nonNegativeInt.default(0),
     supports_encryption: z.boolean().default(true),
     supports_decryption: z.boolean().default(true),
     type: z.string().default('aes256-gcm96'),
@@ -41,7 +39,6 @@ export const lookupData = z.object({
     creation_ttl: z.coerce.number().int().default(0),
     renewable: z.boolean().default(false),
     period: z.coerce.number().int().optional().nullable(),
-    explicit_max_ttl: z.coerce.number().int().default(0),
   }),
 });
 
@@ -49,7 +46,6 @@ export const authData = z.object({
   auth: z.object({
     client_token: z.string().min(1),
     lease_duration: nonNegativeInt.default(0),
-    renewable: z.boolean().default(false),
   }),
   warnings: z.array(z.string()).nullable().optional(),
 });

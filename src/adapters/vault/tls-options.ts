@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import type { VaultClientSettings } from '../../ports/settings';
+import type { VaultClientSettings } from './vault-settings';
 
 /** TLS settings from -vault-ca-cert and Vault's VAULT_* client variables; files are read once at start. */
 export function buildTlsOptions(s: VaultClientSettings): ConnectionOptions {

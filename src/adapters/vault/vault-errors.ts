@@ -1,4 +1,4 @@
-import { KmsError } from '../../domain/errors';
+import { KmsError } from '../../domain/model/errors';
 
 /**
  * The one place Vault's answers become domain error kinds. Vault error texts

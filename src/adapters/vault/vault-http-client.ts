@@ -1,8 +1,8 @@
 import { Agent, type Dispatcher } from 'undici';
-import type { CallContext } from '../../domain/call-context';
-import { KmsError } from '../../domain/errors';
-import type { ClockPort } from '../../ports/clock.port';
-import type { VaultClientSettings } from '../../ports/settings';
+import { abortReason, onAbort, type CallContext } from '../../domain/model/call-context';
+import { KmsError } from '../../domain/model/errors';
+import type { ClockPort } from '../../domain/ports/clock.port';
+import type { VaultClientSettings } from './vault-settings';
 import { isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
 
@@ -71,14 +71,14 @@ export class VaultHttpClient {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 0; ; attempt++) {
       const remaining = ctx.deadline - this.clock.now();
-      if (ctx.signal?.aborted) throw new KmsError('cancelled', 'the caller cancelled the request');
+      if (ctx.signal.aborted) throw abortReason(ctx);
       if (remaining < MIN_ATTEMPT_MS) throw new KmsError('deadline-exceeded', 'deadline exceeded before Vault answered');
       const mayRetry = attempt < this.settings.maxRetries;
       let res: VaultResponse & { retryAfterMs?: number };
       const started = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
       try {
-        res = await this.send(method, path, payload, Math.min(remaining, this.settings.timeoutMs), ctx, opts);
+        res = await this.send(method, path, payload, remaining, ctx, opts);
         this.observe(operationOf(path), `${Math.floor(res.status / 100)}xx`, elapsed());
       } catch (e) {
         this.observe(operationOf(path), 'error', elapsed());
@@ -97,28 +97,40 @@ export class VaultHttpClient {
     const wait = retryAfterMs ?? exp * (0.5 + Math.random());
     if (this.clock.now() + wait + MIN_ATTEMPT_MS >= ctx.deadline) return false;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, wait);
-      ctx.signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      const stop = onAbort(ctx, () => {
+        clearTimeout(t);
+        resolve();
+      });
+      const t = setTimeout(() => {
+        stop();
+        resolve();
+      }, wait);
     });
-    return !ctx.signal?.aborted;
+    return !ctx.signal.aborted;
   }
 
-  private async send(method: Dispatcher.HttpMethod, path: string, payload: string | undefined, timeoutMs: number, ctx: CallContext, opts: RequestOptions) {
+  private async send(method: Dispatcher.HttpMethod, path: string, payload: string | undefined, remainingMs: number, ctx: CallContext, opts: RequestOptions) {
     const headers: Record<string, string> = { 'x-vault-request': 'true', accept: 'application/json' };
     if (payload !== undefined) headers['content-type'] = 'application/json';
     if (opts.authenticated !== false && this.token) headers['x-vault-token'] = this.token;
     if (this.settings.namespace) headers['x-vault-namespace'] = this.settings.namespace;
-    // One controller and one timer per attempt, released in `finally`: AbortSignal.any/timeout
-    // are slower and, in Node 20, keep memory alive under load.
-    const attempt = new AbortController();
+    // The caller's deadline is already the caller's signal. Only when VAULT_CLIENT_TIMEOUT ends this
+    // attempt sooner does it get its own controller and timer, released in `finally`
+    // (AbortSignal.any/timeout are slower and, in Node 20, keep memory alive under load).
+    const timeoutMs = this.settings.timeoutMs;
+    let signal = ctx.signal;
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      attempt.abort();
-    }, timeoutMs);
-    const onCallerAbort = () => attempt.abort();
-    ctx.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const signal = attempt.signal;
+    let timer: NodeJS.Timeout | undefined;
+    let stopListening = () => {};
+    if (timeoutMs < remainingMs) {
+      const attempt = new AbortController();
+      timer = setTimeout(() => {
+        timedOut = true;
+        attempt.abort();
+      }, timeoutMs);
+      stopListening = onAbort(ctx, () => attempt.abort());
+      signal = attempt.signal;
+    }
     let origin = this.origin;
     let fullPath = `${this.basePath}/v1/${path}`;
     try {
@@ -141,15 +153,12 @@ export class VaultHttpClient {
       }
     } catch (e) {
       if (e instanceof KmsError) throw e;
-      if (ctx.signal?.aborted) throw new KmsError('cancelled', 'the caller cancelled the request');
-      if (timedOut) {
-        if (this.clock.now() >= ctx.deadline - MIN_ATTEMPT_MS) throw new KmsError('deadline-exceeded', 'deadline exceeded waiting for Vault');
-        throw new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`);
-      }
+      if (ctx.signal.aborted) throw abortReason(ctx);
+      if (timedOut) throw new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`);
       throw new KmsError('unavailable', `cannot reach Vault: ${describeNetworkError(e)}`);
     } finally {
-      clearTimeout(timer);
-      ctx.signal?.removeEventListener('abort', onCallerAbort);
+      if (timer) clearTimeout(timer);
+      stopListening();
     }
   }
 }

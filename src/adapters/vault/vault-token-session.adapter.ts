@@ -1,9 +1,9 @@
-import type { CallContext } from '../../domain/call-context';
-import type { TokenLookup } from '../../domain/renewal-policy';
-import type { TokenSessionPort } from '../../ports/auth.port';
+import type { CallContext } from '../../domain/model/call-context';
+import type { TokenLookup } from '../../domain/model/renewal-policy';
+import type { TokenSessionPort } from '../../domain/ports/auth.port';
 import { authData, lookupData } from './schemas';
 import type { VaultHttpClient } from './vault-http-client';
-import { parseOk } from './vault-transit.adapter';
+import { parseOk } from './vault-response';
 
 /** auth/token/lookup-self and renew-self for the token currently in use. */
 export class VaultTokenSessionAdapter implements TokenSessionPort {
@@ -21,7 +21,6 @@ export class VaultTokenSessionAdapter implements TokenSessionPort {
       creationTtl: data.creation_ttl,
       renewable: data.renewable,
       period: data.period ?? 0,
-      explicitMaxTtl: data.explicit_max_ttl,
     };
   }
 

@@ -1,10 +1,11 @@
-import type { z, ZodTypeAny } from 'zod';
-import type { CallContext } from '../../domain/call-context';
-import { KmsError } from '../../domain/errors';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
-import { batchData, decryptData, encryptData, errorBody, keyData, type BatchItem } from './schemas';
+import type { CallContext } from '../../domain/model/call-context';
+import { KmsError } from '../../domain/model/errors';
+import { splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../domain/ports/transit.port';
+import { batchData, decryptData, encryptData, keyData, type BatchItem } from './schemas';
 import { classifyVaultError } from './vault-errors';
-import type { VaultHttpClient, VaultResponse } from './vault-http-client';
+import type { VaultHttpClient } from './vault-http-client';
+import { errorsOf, parseOk } from './vault-response';
 
 /**
  * TransitPort over Vault/OpenBao HTTP. One item is sent as a plain request (the
@@ -46,8 +47,6 @@ export class VaultTransitAdapter implements TransitPort {
     const { data } = parseOk(res, keyData, 'read of the transit key');
     return {
       latestVersion: data.latest_version,
-      minDecryptionVersion: data.min_decryption_version,
-      minEncryptionVersion: data.min_encryption_version,
       supportsEncryption: data.supports_encryption,
       supportsDecryption: data.supports_decryption,
       type: data.type,
@@ -91,7 +90,8 @@ function encryptBody(item: EncryptItem): { plaintext: string; key_version?: numb
 
 function toEncryptOutcome(item: { ciphertext?: string; key_version?: number; error?: string }): EncryptOutcome {
   if (item.error || !item.ciphertext) return { ok: false, error: classifyVaultError(400, [item.error ?? 'no ciphertext'], 'encrypt') };
-  const version = item.key_version ?? versionFromCiphertext(item.ciphertext);
+  // Vault before 1.5 sent no key_version; the ciphertext prefix carries it.
+  const version = item.key_version ?? splitVaultCiphertext(item.ciphertext)?.version;
   if (!version) return { ok: false, error: new KmsError('internal', 'Vault returned a ciphertext without a key version') };
   return { ok: true, ciphertext: item.ciphertext, keyVersion: version };
 }
@@ -101,25 +101,6 @@ function toDecryptOutcome(item: { plaintext?: string; error?: string }): Decrypt
   return { ok: true, plaintext: Buffer.from(item.plaintext, 'base64') };
 }
 
-/** Vault before 1.5 sent no key_version; the ciphertext prefix carries it. */
-function versionFromCiphertext(c: string): number | undefined {
-  const m = /^vault:v(\d+):/.exec(c);
-  return m ? Number(m[1]) : undefined;
-}
-
 function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
-}
-
-export function errorsOf(res: VaultResponse): string[] {
-  const parsed = errorBody.safeParse(res.body);
-  return parsed.success ? (parsed.data.errors ?? []) : [];
-}
-
-/** A 2xx body of the expected shape, or the classified error. */
-export function parseOk<S extends ZodTypeAny>(res: VaultResponse, schema: S, what: string): z.output<S> {
-  if (res.status < 200 || res.status >= 300) throw classifyVaultError(res.status, errorsOf(res), what);
-  const parsed = schema.safeParse(res.body);
-  if (!parsed.success) throw new KmsError('internal', `Vault sent an unexpected response to ${what}`);
-  return parsed.data;
 }

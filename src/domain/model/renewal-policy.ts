@@ -16,8 +16,6 @@ export interface TokenLookup {
   readonly renewable: boolean;
   /** Period of a periodic token in seconds, 0 if none. */
   readonly period: number;
-  /** Explicit max TTL in seconds, 0 if none. */
-  readonly explicitMaxTtl: number;
 }
 
 export interface RenewalSettings {

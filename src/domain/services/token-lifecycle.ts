@@ -1,17 +1,14 @@
 import { inject, injectable } from 'tsyringe';
-import { TOKENS } from '../ports/tokens';
 import type { AuthStrategyPort, TokenSessionPort } from '../ports/auth.port';
 import type { ClockPort } from '../ports/clock.port';
 import type { LoggerPort } from '../ports/logger.port';
 import type { MetricsPort } from '../ports/metrics.port';
-import { withTimeout } from './call-context';
-import { asKmsError } from './errors';
-import { decideAfterRenewal, decideOnLookup } from './renewal-policy';
+import { TOKENS } from '../ports/tokens';
+import { withTimeout } from '../model/call-context';
+import { asKmsError } from '../model/errors';
+import { decideAfterRenewal, decideOnLookup } from '../model/renewal-policy';
+import type { CredentialCheck, CredentialStatus, TokenRejectionHandler } from './credentials';
 import type { DomainSettings } from './settings';
-
-export type CredentialStatus =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: string };
 
 /**
  * Keeps a valid Vault token in use: logs in, then on every tick looks the token
@@ -20,7 +17,7 @@ export type CredentialStatus =
  * shared by concurrent callers).
  */
 @injectable()
-export class TokenLifecycle {
+export class TokenLifecycle implements CredentialCheck, TokenRejectionHandler {
   private status: CredentialStatus = { ok: false, reason: 'not logged in to Vault yet' };
   private loggedIn = false;
   /** Increments with every successful login: tells a request whether its token was already replaced. */
@@ -50,8 +47,8 @@ export class TokenLifecycle {
   async login(): Promise<void> {
     const ctx = withTimeout(this.clock.now(), this.settings.backgroundTimeoutMs);
     try {
-      const result = await this.auth.login(ctx);
-      this.session.useToken(result.token);
+      const token = await this.auth.login(ctx);
+      this.session.useToken(token);
       const lookup = await this.session.lookupSelf(ctx);
       this.metrics.tokenTtl(lookup.ttl);
       this.loggedIn = true;

@@ -1,14 +1,12 @@
+import { inject, injectable } from 'tsyringe';
+import type { ClockPort } from '../ports/clock.port';
+import type { MetricsPort } from '../ports/metrics.port';
+import { TOKENS } from '../ports/tokens';
 import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../ports/transit.port';
-import type { CallContext } from './call-context';
-import { KmsError } from './errors';
+import { abortReason, deadlineExceeded, type CallContext } from '../model/call-context';
+import { KmsError } from '../model/errors';
+import type { CoalescingSettings, DomainSettings } from './settings';
 import { SharedCall, within } from './shared-call';
-
-export interface CoalescingSettings {
-  /** Backend requests allowed at once; beyond this, requests queue and leave as batches. */
-  readonly maxInFlight: number;
-  /** Most items in one batch request. */
-  readonly maxBatch: number;
-}
 
 interface Waiter<I, O> {
   readonly item: I;
@@ -25,18 +23,20 @@ interface Waiter<I, O> {
  * Per-item results go back to the right caller; a whole-request failure goes
  * to every caller in that batch.
  */
+@injectable()
 export class CoalescingTransit implements TransitPort {
   private readonly encrypts: Lane<EncryptItem, EncryptOutcome>;
   private readonly decrypts: Lane<string, DecryptOutcome>;
 
   constructor(
-    private readonly inner: TransitPort,
-    settings: CoalescingSettings,
-    now: () => number,
-    onBatch: (op: 'encrypt' | 'decrypt', size: number) => void = () => {},
+    @inject(TOKENS.TransitBackend) private readonly inner: TransitPort,
+    @inject(TOKENS.DomainSettings) settings: DomainSettings,
+    @inject(TOKENS.Clock) clock: ClockPort,
+    @inject(TOKENS.Metrics) metrics: MetricsPort,
   ) {
-    this.encrypts = new Lane((items, ctx) => inner.encrypt(items, ctx), settings, now, (n) => onBatch('encrypt', n));
-    this.decrypts = new Lane((items, ctx) => inner.decrypt(items, ctx), settings, now, (n) => onBatch('decrypt', n));
+    const now = () => clock.now();
+    this.encrypts = new Lane((items, ctx) => inner.encrypt(items, ctx), settings.coalescing, now, (n) => metrics.batchSize('encrypt', n));
+    this.decrypts = new Lane((items, ctx) => inner.decrypt(items, ctx), settings.coalescing, now, (n) => metrics.batchSize('decrypt', n));
   }
 
   encrypt(items: readonly EncryptItem[], ctx: CallContext): Promise<EncryptOutcome[]> {
@@ -66,7 +66,7 @@ class Lane<I, O> {
   submit(item: I, ctx: CallContext): Promise<O> {
     const result = new Promise<O>((resolve, reject) => this.queue.push({ item, ctx, resolve, reject }));
     this.pump();
-    return within(result, ctx, this.now);
+    return within(result, ctx);
   }
 
   private pump(): void {
@@ -82,8 +82,8 @@ class Lane<I, O> {
     const now = this.now();
     while (batch.length < this.settings.maxBatch && this.queue.length > 0) {
       const w = this.queue.shift() as Waiter<I, O>;
-      if (w.ctx.signal?.aborted) w.reject(new KmsError('cancelled', 'the caller cancelled the request'));
-      else if (w.ctx.deadline <= now) w.reject(new KmsError('deadline-exceeded', 'deadline exceeded while queued'));
+      if (w.ctx.signal.aborted) w.reject(abortReason(w.ctx));
+      else if (w.ctx.deadline <= now) w.reject(deadlineExceeded('deadline exceeded while queued'));
       else batch.push(w);
     }
     return batch;

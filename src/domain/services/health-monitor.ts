@@ -1,21 +1,15 @@
 import { inject, injectable } from 'tsyringe';
-import { TOKENS } from '../ports/tokens';
-import type { TransitPort } from '../ports/transit.port';
 import type { ClockPort } from '../ports/clock.port';
 import type { LoggerPort } from '../ports/logger.port';
 import type { MetricsPort } from '../ports/metrics.port';
-import { withTimeout } from './call-context';
-import { asKmsError } from './errors';
-import { HealthState } from './health-state';
-import { KeyVersionTracker } from './key-version-tracker';
+import { TOKENS } from '../ports/tokens';
+import type { TransitPort } from '../ports/transit.port';
+import { withTimeout } from '../model/call-context';
+import { asKmsError } from '../model/errors';
+import { HealthState } from '../model/health-state';
+import { KeyVersionTracker } from '../model/key-version-tracker';
+import { CREDENTIALS_TOKENS, type CredentialCheck } from './credentials';
 import type { DomainSettings } from './settings';
-
-/** Anything that can tell whether our Vault credentials are currently usable. */
-export interface CredentialCheck {
-  credentialStatus(): { ok: true } | { ok: false; reason: string };
-}
-
-export const CREDENTIALS_ALWAYS_OK: CredentialCheck = { credentialStatus: () => ({ ok: true }) };
 
 const PROBE_BYTES = 16;
 
@@ -29,7 +23,6 @@ const PROBE_BYTES = 16;
 export class HealthMonitor {
   readonly state: HealthState;
   private lastReason = '';
-  private credentials: CredentialCheck = CREDENTIALS_ALWAYS_OK;
 
   constructor(
     @inject(TOKENS.Transit) private readonly transit: TransitPort,
@@ -38,12 +31,9 @@ export class HealthMonitor {
     @inject(TOKENS.Logger) private readonly log: LoggerPort,
     @inject(TOKENS.Metrics) private readonly metrics: MetricsPort,
     @inject(TOKENS.DomainSettings) private readonly settings: DomainSettings,
+    @inject(CREDENTIALS_TOKENS.Check) private readonly credentials: CredentialCheck,
   ) {
     this.state = new HealthState(settings.healthMaxAgeMs);
-  }
-
-  useCredentialCheck(check: CredentialCheck): void {
-    this.credentials = check;
   }
 
   async check(randomBytes: (n: number) => Uint8Array): Promise<boolean> {

@@ -1,11 +1,9 @@
-import type { CallContext } from '../domain/call-context';
-import type { KmsError } from '../domain/errors';
+import type { CallContext } from '../model/call-context';
+import type { KmsError } from '../model/errors';
 
 /** What the domain needs from a Transit-style backend (Vault, OpenBao, the dev backend). */
 export interface TransitKeyInfo {
   readonly latestVersion: number;
-  readonly minDecryptionVersion: number;
-  readonly minEncryptionVersion: number;
   readonly supportsEncryption: boolean;
   readonly supportsDecryption: boolean;
   readonly type: string;

@@ -1,4 +1,4 @@
-import type { CallContext } from './call-context';
+import type { CallContext } from '../model/call-context';
 import { SharedCall, within } from './shared-call';
 
 /**
@@ -10,14 +10,14 @@ import { SharedCall, within } from './shared-call';
 export class SingleFlight<T> {
   private readonly flights = new Map<string, { shared: SharedCall; result: Promise<T> }>();
 
-  constructor(private readonly now: () => number, private readonly onShared: () => void = () => {}) {}
+  constructor(private readonly onShared: () => void = () => {}) {}
 
   run(key: string, ctx: CallContext, call: (ctx: CallContext) => Promise<T>): Promise<T> {
     const existing = this.flights.get(key);
     if (existing) {
       existing.shared.join(ctx);
       this.onShared();
-      return within(existing.result, ctx, this.now);
+      return within(existing.result, ctx);
     }
     const shared = new SharedCall();
     shared.join(ctx);
@@ -29,7 +29,7 @@ export class SingleFlight<T> {
       }
     })();
     this.flights.set(key, { shared, result });
-    return within(result, ctx, this.now);
+    return within(result, ctx);
   }
 
   get size(): number {

@@ -3,7 +3,10 @@
  * emits no decorator metadata), so every port is injected by one of these.
  */
 export const TOKENS = {
+  KmsService: Symbol('KmsServicePort'),
   Transit: Symbol('TransitPort'),
+  /** The backend itself, below the batching decorator that TOKENS.Transit resolves to. */
+  TransitBackend: Symbol('TransitBackend'),
   AuthStrategy: Symbol('AuthStrategyPort'),
   TokenSession: Symbol('TokenSessionPort'),
   Clock: Symbol('ClockPort'),

@@ -1,23 +1,13 @@
-import type { CallContext } from '../domain/call-context';
-import type { TokenLookup } from '../domain/renewal-policy';
-
-export interface LoginResult {
-  readonly token: string;
-  readonly leaseDurationSeconds: number;
-  readonly renewable: boolean;
-}
-
-/** Sends an unauthenticated login request (POST auth/<path>) and returns the token it issued. */
-export interface LoginTransportPort {
-  login(path: string, body: Readonly<Record<string, string>>, ctx: CallContext): Promise<LoginResult>;
-}
+import type { CallContext } from '../model/call-context';
+import type { TokenLookup } from '../model/renewal-policy';
 
 /** One way of obtaining a Vault token (token, approle, ...). */
 export interface AuthStrategyPort {
   readonly method: string;
   /** False when "logging in again" can only hand back the same credential (token auth). */
   readonly canObtainNewToken: boolean;
-  login(ctx: CallContext): Promise<LoginResult>;
+  /** Resolves to the token the login issued. */
+  login(ctx: CallContext): Promise<string>;
 }
 
 /** The token endpoints of the backend, acting on the token currently in use. */

@@ -13,8 +13,6 @@ export interface KeyObservation {
   readonly changed: boolean;
   readonly previous: number | undefined;
   readonly current: number | undefined;
-  /** Set when a key read reported a version below the tracked one. */
-  readonly regressedTo?: number;
 }
 
 export class KeyVersionTracker {
@@ -42,7 +40,7 @@ export class KeyVersionTracker {
     if (previous !== undefined && version < previous) {
       if (source === 'key-read') {
         this.regression = { from: previous, to: version };
-        return { changed: false, previous, current: previous, regressedTo: version };
+        return { changed: false, previous, current: previous };
       }
       return { changed: false, previous, current: previous };
     }

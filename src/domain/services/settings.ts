@@ -1,5 +1,4 @@
-import type { CoalescingSettings } from './coalescing-transit';
-import type { RenewalSettings } from './renewal-policy';
+import type { RenewalSettings } from '../model/renewal-policy';
 
 /** Tunables of the domain services, built from the configuration by the composition root. */
 export interface DomainSettings {
@@ -12,4 +11,11 @@ export interface DomainSettings {
   readonly backgroundTimeoutMs: number;
   /** How concurrent requests are turned into batch requests. */
   readonly coalescing: CoalescingSettings;
+}
+
+export interface CoalescingSettings {
+  /** Backend requests allowed at once; beyond this, requests queue and leave as batches. */
+  readonly maxInFlight: number;
+  /** Most items in one batch request. */
+  readonly maxBatch: number;
 }

@@ -1,42 +1,17 @@
 import { inject, injectable } from 'tsyringe';
-import { TOKENS } from '../ports/tokens';
-import type { TransitPort } from '../ports/transit.port';
 import type { ClockPort } from '../ports/clock.port';
+import type { DecryptInput, EncryptResult, KmsServicePort, StatusResult } from '../ports/kms-service.port';
 import type { MetricsPort } from '../ports/metrics.port';
-import type { DecryptOutcome } from '../ports/transit.port';
-import { SingleFlight } from './single-flight';
-import type { CallContext } from './call-context';
-import { KmsError, asKmsError } from './errors';
+import { TOKENS } from '../ports/tokens';
+import type { DecryptOutcome, TransitPort } from '../ports/transit.port';
+import type { CallContext } from '../model/call-context';
+import { KmsError, asKmsError } from '../model/errors';
+import { KeyVersionTracker } from '../model/key-version-tracker';
+import { LIMITS } from '../model/limits';
+import { parseVaultCiphertext } from '../model/vault-ciphertext';
+import { CREDENTIALS_TOKENS, type TokenRejectionHandler } from './credentials';
 import { HealthMonitor } from './health-monitor';
-import { KeyVersionTracker } from './key-version-tracker';
-import { LIMITS } from './limits';
-import { parseVaultCiphertext } from './vault-ciphertext';
-
-export interface EncryptResult {
-  readonly ciphertext: Uint8Array;
-  /** The Transit key version this ciphertext was made with, as a decimal string. */
-  readonly keyId: string;
-}
-
-export interface DecryptInput {
-  readonly ciphertext: Uint8Array;
-  readonly keyId?: string;
-  readonly annotations?: ReadonlyMap<string, Uint8Array>;
-}
-
-export interface StatusResult {
-  readonly version: 'v2';
-  readonly healthz: string;
-  readonly keyId: string;
-}
-
-/** Retries a request once after a new login, if Vault said our token was bad. */
-export interface TokenRejectionHandler {
-  generation(): number;
-  onTokenRejected(usedGeneration: number, tokenInvalid: boolean): Promise<boolean>;
-}
-
-const NEVER_RELOGIN: TokenRejectionHandler = { generation: () => 0, onTokenRejected: async () => false };
+import { SingleFlight } from './single-flight';
 
 /**
  * The KMS envelope operations, transport-neutral: the v2 and v1 gRPC adapters
@@ -44,8 +19,7 @@ const NEVER_RELOGIN: TokenRejectionHandler = { generation: () => 0, onTokenRejec
  * Status none.
  */
 @injectable()
-export class EnvelopeService {
-  private tokens: TokenRejectionHandler = NEVER_RELOGIN;
+export class EnvelopeService implements KmsServicePort {
   private readonly decrypts: SingleFlight<DecryptOutcome>;
 
   constructor(
@@ -54,12 +28,9 @@ export class EnvelopeService {
     @inject(HealthMonitor) private readonly health: HealthMonitor,
     @inject(TOKENS.Clock) private readonly clock: ClockPort,
     @inject(TOKENS.Metrics) metrics: MetricsPort,
+    @inject(CREDENTIALS_TOKENS.RejectionHandler) private readonly tokens: TokenRejectionHandler,
   ) {
-    this.decrypts = new SingleFlight<DecryptOutcome>(() => clock.now(), () => metrics.singleFlightHit());
-  }
-
-  useTokenRejectionHandler(handler: TokenRejectionHandler): void {
-    this.tokens = handler;
+    this.decrypts = new SingleFlight<DecryptOutcome>(() => metrics.singleFlightHit());
   }
 
   async encrypt(plaintext: Uint8Array, ctx: CallContext): Promise<EncryptResult> {

@@ -1,0 +1,84 @@
+/**
+ * The layering rules of docs/adr/0006-layers.md, checked on every `npm test`
+ * (`npm run check:layers`). Type-only imports count: a type is a dependency too.
+ */
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      comment: 'Imports run one way; a cycle means two modules are one concern or the vocabulary sits in the wrong place.',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'model-is-self-contained',
+      severity: 'error',
+      comment: 'The pure model (vocabulary, ciphertext codec, renewal policy, key tracking, health state) imports nothing outside itself: no port, no service, no library, no Node module.',
+      from: { path: '^src/domain/model/' },
+      to: { pathNot: '^src/domain/model/' },
+    },
+    {
+      name: 'ports-import-only-the-model',
+      severity: 'error',
+      comment: 'Ports are interfaces over the model\'s vocabulary; they name no service, adapter or library.',
+      from: { path: '^src/domain/ports/' },
+      to: { pathNot: '^src/domain/(model|ports)/' },
+    },
+    {
+      name: 'domain-imports-no-adapter',
+      severity: 'error',
+      comment: 'The domain knows adapters only through its ports.',
+      from: { path: '^src/domain/' },
+      to: { path: '^src/(adapters/|main\\.ts$)' },
+    },
+    {
+      name: 'domain-imports-no-io-library',
+      severity: 'error',
+      comment: 'No Node module and no npm package in the domain; the services may use the DI container (tsyringe) and nothing else.',
+      from: { path: '^src/domain/' },
+      to: { dependencyTypes: ['core', 'npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], pathNot: '^node_modules/tsyringe/' },
+    },
+    {
+      name: 'only-services-use-the-container',
+      severity: 'error',
+      comment: 'The model and the ports stay free of framework imports.',
+      from: { path: '^src/domain/(model|ports)/' },
+      to: { path: '^node_modules/tsyringe/' },
+    },
+    {
+      name: 'no-adapter-imports-another',
+      severity: 'error',
+      comment: 'Each adapter depends inward only; main.ts is where two adapters meet.',
+      from: { path: '^src/adapters/([^/]+)/' },
+      to: { path: '^src/adapters/', pathNot: '^src/adapters/$1/' },
+    },
+    {
+      name: 'adapters-meet-the-domain-at-ports',
+      severity: 'error',
+      comment: 'Adapters use the model and implement or call ports; only main.ts wires them to the services.',
+      from: { path: '^src/adapters/' },
+      to: { path: '^src/(domain/services/|main\\.ts$)' },
+    },
+    {
+      name: 'only-main-composes',
+      severity: 'error',
+      comment: 'src/main.ts is the only file that imports adapters and domain services together.',
+      from: { path: '^src/', pathNot: '^src/(main\\.ts$|adapters/)' },
+      to: { path: '^src/adapters/' },
+    },
+    {
+      name: 'src-does-not-import-tests',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench|scripts)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '\\.generated\\.' },
+  },
+};

@@ -1,0 +1,19 @@
+import type { z, ZodTypeAny } from 'zod';
+import { KmsError } from '../../domain/model/errors';
+import { errorBody } from './schemas';
+import { classifyVaultError } from './vault-errors';
+import type { VaultResponse } from './vault-http-client';
+
+/** The `errors` array of a Vault error body, or none. */
+export function errorsOf(res: VaultResponse): string[] {
+  const parsed = errorBody.safeParse(res.body);
+  return parsed.success ? (parsed.data.errors ?? []) : [];
+}
+
+/** A 2xx body of the expected shape, or the classified error. */
+export function parseOk<S extends ZodTypeAny>(res: VaultResponse, schema: S, what: string): z.output<S> {
+  if (res.status < 200 || res.status >= 300) throw classifyVaultError(res.status, errorsOf(res), what);
+  const parsed = schema.safeParse(res.body);
+  if (!parsed.success) throw new KmsError('internal', `Vault sent an unexpected response to ${what}`);
+  return parsed.data;
+}

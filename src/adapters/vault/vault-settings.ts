@@ -1,0 +1,15 @@
+/** How to reach Vault: the Vault adapter's own settings, filled in by the composition root from the configuration. */
+export interface VaultClientSettings {
+  readonly address: string;
+  readonly namespace?: string;
+  readonly caCertFile?: string;
+  readonly caPath?: string;
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
+  readonly skipVerify: boolean;
+  readonly tlsServerName?: string;
+  /** Per-attempt timeout (VAULT_CLIENT_TIMEOUT), default 60 s. */
+  readonly timeoutMs: number;
+  /** Retries after the first attempt (VAULT_MAX_RETRIES), default 2. */
+  readonly maxRetries: number;
+}

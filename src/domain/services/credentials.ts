@@ -1,0 +1,28 @@
+/**
+ * How the envelope service and the health monitor see the Vault credentials,
+ * without depending on how they are kept. TokenLifecycle implements both with
+ * a real token; a backend without credentials (the dev backend) gets the
+ * constants below. Which one is used is decided once, at registration.
+ */
+export type CredentialStatus =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: string };
+
+/** Tells whether our Vault credentials are currently usable. */
+export interface CredentialCheck {
+  credentialStatus(): CredentialStatus;
+}
+
+/** Retries a request once after a new login, if Vault said our token was bad. */
+export interface TokenRejectionHandler {
+  generation(): number;
+  onTokenRejected(usedGeneration: number, tokenInvalid: boolean): Promise<boolean>;
+}
+
+export const CREDENTIALS_TOKENS = {
+  Check: Symbol('CredentialCheck'),
+  RejectionHandler: Symbol('TokenRejectionHandler'),
+} as const;
+
+export const NO_CREDENTIALS_NEEDED: CredentialCheck = { credentialStatus: () => ({ ok: true }) };
+export const NEVER_RELOGIN: TokenRejectionHandler = { generation: () => 0, onTokenRejected: async () => false };
