@@ -23,8 +23,8 @@ module.exports = {
       name: 'ports-import-only-the-model',
       severity: 'error',
       comment: 'Ports are interfaces over the model\'s vocabulary; they name no service, adapter or library.',
-      from: { path: '^src/domain/ports/' },
-      to: { pathNot: '^src/domain/(model|ports)/' },
+      from: { path: '^src/ports/' },
+      to: { pathNot: '^src/(domain/model|ports)/' },
     },
     {
       name: 'domain-imports-no-adapter',
@@ -44,7 +44,7 @@ module.exports = {
       name: 'only-services-use-the-container',
       severity: 'error',
       comment: 'The model and the ports stay free of framework imports.',
-      from: { path: '^src/domain/(model|ports)/' },
+      from: { path: '^src/(domain/model|ports)/' },
       to: { path: '^node_modules/tsyringe/' },
     },
     {

@@ -21,9 +21,9 @@ import { HealthMonitor } from './domain/services/health-monitor';
 import { registerDomainServices } from './domain/services/register-domain-services';
 import type { DomainSettings } from './domain/services/settings';
 import { TokenLifecycle } from './domain/services/token-lifecycle';
-import type { ClockPort } from './domain/ports/clock.port';
-import type { KmsServicePort } from './domain/ports/kms-service.port';
-import { TOKENS } from './domain/ports/tokens';
+import type { ClockPort } from './ports/clock.port';
+import type { KmsServicePort } from './ports/kms-service.port';
+import { TOKENS } from './ports/tokens';
 
 export const VERSION: string = pkg.version;
 const SHUTDOWN_GRACE_MS = 5000;

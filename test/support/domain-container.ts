@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { container } from 'tsyringe';
-import { TOKENS } from '../../src/domain/ports/tokens';
-import { NO_METRICS } from '../../src/domain/ports/metrics.port';
+import { TOKENS } from '../../src/ports/tokens';
+import { NO_METRICS } from '../../src/ports/metrics.port';
 import { EnvelopeService } from '../../src/domain/services/envelope-service';
 import { HealthMonitor } from '../../src/domain/services/health-monitor';
 import { KeyVersionTracker } from '../../src/domain/model/key-version-tracker';

@@ -4,10 +4,10 @@ import { KmsError } from '../../src/domain/model/errors';
 import { formatVaultCiphertext, splitVaultCiphertext } from '../../src/domain/model/vault-ciphertext';
 import type { TokenLookup } from '../../src/domain/model/renewal-policy';
 import type { DomainSettings } from '../../src/domain/services/settings';
-import type { AuthStrategyPort, TokenSessionPort } from '../../src/domain/ports/auth.port';
-import type { ClockPort } from '../../src/domain/ports/clock.port';
-import type { LogFields, LoggerPort } from '../../src/domain/ports/logger.port';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../src/domain/ports/transit.port';
+import type { AuthStrategyPort, TokenSessionPort } from '../../src/ports/auth.port';
+import type { ClockPort } from '../../src/ports/clock.port';
+import type { LogFields, LoggerPort } from '../../src/ports/logger.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../src/ports/transit.port';
 
 /** Fakes of the ports, for unit tests of the domain only. */
 export class FakeClock implements ClockPort {

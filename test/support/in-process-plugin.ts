@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { container } from 'tsyringe';
-import { TOKENS } from '../../src/domain/ports/tokens';
-import { NO_METRICS } from '../../src/domain/ports/metrics.port';
-import type { KmsServicePort } from '../../src/domain/ports/kms-service.port';
+import { TOKENS } from '../../src/ports/tokens';
+import { NO_METRICS } from '../../src/ports/metrics.port';
+import type { KmsServicePort } from '../../src/ports/kms-service.port';
 import { HealthMonitor } from '../../src/domain/services/health-monitor';
 import { registerDomainServices } from '../../src/domain/services/register-domain-services';
 import { DevTransitAdapter } from '../../src/adapters/dev-transit/dev-transit.adapter';

@@ -5,7 +5,7 @@ import { CoalescingTransit } from '../../src/domain/services/coalescing-transit'
 import { SingleFlight } from '../../src/domain/services/single-flight';
 import { KmsError } from '../../src/domain/model/errors';
 import { NO_DEADLINE } from '../../src/domain/model/call-context';
-import { NO_METRICS } from '../../src/domain/ports/metrics.port';
+import { NO_METRICS } from '../../src/ports/metrics.port';
 import { FakeClock, FakeTransit, TEST_SETTINGS } from '../support/fakes';
 import { domainWithFakes } from '../support/domain-container';
 

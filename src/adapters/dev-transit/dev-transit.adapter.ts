@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { CallContext } from '../../domain/model/call-context';
 import { KmsError } from '../../domain/model/errors';
 import { formatVaultCiphertext, splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../domain/ports/transit.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;

@@ -1,7 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { LIMITS } from '../../domain/model/limits';
-import type { LoggerPort } from '../../domain/ports/logger.port';
+import type { LoggerPort } from '../../ports/logger.port';
 import { KMS_V1_SERVICE, KMS_V2_SERVICE, type KmsV1Handlers, type KmsV2Handlers } from './kms-messages';
 import { bindPathFor, claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket, type SocketLocation } from './socket-file';
 

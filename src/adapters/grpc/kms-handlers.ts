@@ -1,5 +1,5 @@
 import { KmsError } from '../../domain/model/errors';
-import type { KmsServicePort } from '../../domain/ports/kms-service.port';
+import type { KmsServicePort } from '../../ports/kms-service.port';
 import type { v1beta1, v2 } from './generated/kms-proto';
 import type { KmsV1Handlers, KmsV2Handlers } from './kms-messages';
 import { unary, type CallDeps } from './unary-call';

@@ -1,7 +1,7 @@
 import { chmod, lstat, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import type { LoggerPort } from '../../domain/ports/logger.port';
+import type { LoggerPort } from '../../ports/logger.port';
 
 /** Where kube-apiserver finds us, the gRPC adapter's own setting. */
 export interface SocketLocation {

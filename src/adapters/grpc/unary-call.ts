@@ -1,8 +1,8 @@
 import type { ServerUnaryCall, handleUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../domain/model/call-context';
 import { KmsError, asKmsError } from '../../domain/model/errors';
-import type { LoggerPort } from '../../domain/ports/logger.port';
-import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../domain/ports/metrics.port';
+import type { LoggerPort } from '../../ports/logger.port';
+import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../ports/metrics.port';
 import { toServiceError } from './grpc-status';
 import { MalformedRequest } from './kms-messages';
 

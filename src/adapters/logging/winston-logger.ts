@@ -1,5 +1,5 @@
 import winston from 'winston';
-import type { LogFields, LoggerPort } from '../../domain/ports/logger.port';
+import type { LogFields, LoggerPort } from '../../ports/logger.port';
 import { SecretRedactor } from './secret-redactor';
 
 /**

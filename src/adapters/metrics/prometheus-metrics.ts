@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { KmsApiVersion, KmsOperation, MetricsPort, Outcome } from '../../domain/ports/metrics.port';
+import type { KmsApiVersion, KmsOperation, MetricsPort, Outcome } from '../../ports/metrics.port';
 
 const PREFIX = 'vault_kubernetes_kms_';
 

@@ -1,7 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { abortReason, onAbort, type CallContext } from '../../domain/model/call-context';
 import { KmsError } from '../../domain/model/errors';
-import type { ClockPort } from '../../domain/ports/clock.port';
+import type { ClockPort } from '../../ports/clock.port';
 import type { VaultClientSettings } from './vault-settings';
 import { isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';

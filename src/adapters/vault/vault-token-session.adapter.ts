@@ -1,6 +1,6 @@
 import type { CallContext } from '../../domain/model/call-context';
 import type { TokenLookup } from '../../domain/model/renewal-policy';
-import type { TokenSessionPort } from '../../domain/ports/auth.port';
+import type { TokenSessionPort } from '../../ports/auth.port';
 import { authData, lookupData } from './schemas';
 import type { VaultHttpClient } from './vault-http-client';
 import { parseOk } from './vault-response';

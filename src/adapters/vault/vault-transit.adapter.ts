@@ -1,7 +1,7 @@
 import type { CallContext } from '../../domain/model/call-context';
 import { KmsError } from '../../domain/model/errors';
 import { splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../domain/ports/transit.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
 import { batchData, decryptData, encryptData, keyData, type BatchItem } from './schemas';
 import { classifyVaultError } from './vault-errors';
 import type { VaultHttpClient } from './vault-http-client';

@@ -1,8 +1,8 @@
 import { inject, injectable } from 'tsyringe';
-import type { ClockPort } from '../ports/clock.port';
-import type { MetricsPort } from '../ports/metrics.port';
-import { TOKENS } from '../ports/tokens';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../ports/transit.port';
+import type { ClockPort } from '../../ports/clock.port';
+import type { MetricsPort } from '../../ports/metrics.port';
+import { TOKENS } from '../../ports/tokens';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
 import { abortReason, deadlineExceeded, type CallContext } from '../model/call-context';
 import { KmsError } from '../model/errors';
 import type { CoalescingSettings, DomainSettings } from './settings';

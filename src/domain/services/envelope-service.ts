@@ -1,9 +1,9 @@
 import { inject, injectable } from 'tsyringe';
-import type { ClockPort } from '../ports/clock.port';
-import type { DecryptInput, EncryptResult, KmsServicePort, StatusResult } from '../ports/kms-service.port';
-import type { MetricsPort } from '../ports/metrics.port';
-import { TOKENS } from '../ports/tokens';
-import type { DecryptOutcome, TransitPort } from '../ports/transit.port';
+import type { ClockPort } from '../../ports/clock.port';
+import type { DecryptInput, EncryptResult, KmsServicePort, StatusResult } from '../../ports/kms-service.port';
+import type { MetricsPort } from '../../ports/metrics.port';
+import { TOKENS } from '../../ports/tokens';
+import type { DecryptOutcome, TransitPort } from '../../ports/transit.port';
 import type { CallContext } from '../model/call-context';
 import { KmsError, asKmsError } from '../model/errors';
 import { KeyVersionTracker } from '../model/key-version-tracker';

@@ -1,5 +1,5 @@
 import type { DependencyContainer } from 'tsyringe';
-import { TOKENS } from '../ports/tokens';
+import { TOKENS } from '../../ports/tokens';
 import { KeyVersionTracker } from '../model/key-version-tracker';
 import { CoalescingTransit } from './coalescing-transit';
 import { CREDENTIALS_TOKENS, NEVER_RELOGIN, NO_CREDENTIALS_NEEDED } from './credentials';

@@ -1,9 +1,9 @@
 import { inject, injectable } from 'tsyringe';
-import type { AuthStrategyPort, TokenSessionPort } from '../ports/auth.port';
-import type { ClockPort } from '../ports/clock.port';
-import type { LoggerPort } from '../ports/logger.port';
-import type { MetricsPort } from '../ports/metrics.port';
-import { TOKENS } from '../ports/tokens';
+import type { AuthStrategyPort, TokenSessionPort } from '../../ports/auth.port';
+import type { ClockPort } from '../../ports/clock.port';
+import type { LoggerPort } from '../../ports/logger.port';
+import type { MetricsPort } from '../../ports/metrics.port';
+import { TOKENS } from '../../ports/tokens';
 import { withTimeout } from '../model/call-context';
 import { asKmsError } from '../model/errors';
 import { decideAfterRenewal, decideOnLookup } from '../model/renewal-policy';

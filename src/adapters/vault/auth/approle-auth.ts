@@ -1,5 +1,5 @@
 import type { CallContext } from '../../../domain/model/call-context';
-import type { AuthStrategyPort } from '../../../domain/ports/auth.port';
+import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { authData } from '../schemas';
 import type { VaultHttpClient } from '../vault-http-client';
 import { parseOk } from '../vault-response';

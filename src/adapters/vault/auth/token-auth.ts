@@ -1,6 +1,6 @@
 import type { CallContext } from '../../../domain/model/call-context';
 import { KmsError } from '../../../domain/model/errors';
-import type { AuthStrategyPort } from '../../../domain/ports/auth.port';
+import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { readSecretFile } from './secret-file';
 
 /**

@@ -1,5 +1,5 @@
-import type { CallContext } from '../model/call-context';
-import type { TokenLookup } from '../model/renewal-policy';
+import type { CallContext } from '../domain/model/call-context';
+import type { TokenLookup } from '../domain/model/renewal-policy';
 
 /** One way of obtaining a Vault token (token, approle, ...). */
 export interface AuthStrategyPort {
