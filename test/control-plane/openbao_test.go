@@ -161,7 +161,9 @@ func (b *openBao) unseal() error {
 
 func (b *openBao) seal() error { return b.must("PUT", "sys/seal", b.rootToken, nil, nil) }
 
-func (b *openBao) rotate() error { return b.must("POST", "transit/keys/kms/rotate", b.rootToken, nil, nil) }
+func (b *openBao) rotate() error {
+	return b.must("POST", "transit/keys/kms/rotate", b.rootToken, nil, nil)
+}
 
 // latestKeyID is the Transit key's latest_version, which is the KMS v2 key_id.
 func (b *openBao) latestKeyID() (string, error) {
