@@ -177,10 +177,32 @@ func (a *apiServer) waitReady(timeout time.Duration) error {
 			return err
 		}
 		if status != http.StatusOK {
-			return fmt.Errorf("/readyz HTTP %d: %s", status, failedChecks(body))
+			return fmt.Errorf("/readyz HTTP %d: %s", status, a.failureReasons(body))
 		}
 		return nil
 	})
+}
+
+// failureReasons asks each failed check of a verbose health answer for its
+// reason: the aggregated answer withholds it.
+func (a *apiServer) failureReasons(body []byte) string {
+	var out []string
+	for _, line := range strings.Split(string(body), "\n") {
+		name, found := strings.CutPrefix(line, "[-]")
+		if !found {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		_, reason, err := a.do("GET", "/readyz/"+name, nil)
+		if err != nil {
+			reason = []byte(err.Error())
+		}
+		out = append(out, fmt.Sprintf("%s: %s", name, strings.TrimSpace(string(reason))))
+	}
+	if len(out) == 0 {
+		return strings.TrimSpace(string(body))
+	}
+	return strings.Join(out, "; ")
 }
 
 func (a *apiServer) stop() {
