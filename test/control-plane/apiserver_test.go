@@ -73,15 +73,11 @@ func newAPIServer(bin, dir, etcdURL, socket string, opts apiServerOptions) (*api
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	tokenBytes := make([]byte, 16)
 	if _, err := rand.Read(tokenBytes); err != nil {
 		return nil, err
 	}
-	a := &apiServer{bin: bin, dir: dir, etcdURL: etcdURL, socket: socket, opts: opts, port: port, token: hex.EncodeToString(tokenBytes),
+	a := &apiServer{bin: bin, dir: dir, etcdURL: etcdURL, socket: socket, opts: opts, token: hex.EncodeToString(tokenBytes),
 		// The serving certificate is self-signed into --cert-dir; the client
 		// only ever talks to 127.0.0.1.
 		http: &http.Client{Timeout: 120 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: 16}}}
@@ -144,6 +140,13 @@ func (a *apiServer) start() error {
 	if a.proc != nil && a.proc.running() {
 		return fmt.Errorf("kube-apiserver already running")
 	}
+	// A fresh port at each start: the last one may be taken by now on a
+	// shared machine.
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	a.port = port
 	a.startedAt = time.Now()
 	proc, err := startProcess(fmt.Sprintf("kube-apiserver #%d", a.restarts), filepath.Join(a.dir, "kube-apiserver.log"), nil, a.bin, a.args()...)
 	if err != nil {

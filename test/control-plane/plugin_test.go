@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -33,11 +34,7 @@ func newPlugin(kind pluginKind, dir string, bao *openBao, servesV1 bool) (*kmsPl
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	p := &kmsPlugin{kind: kind, dir: dir, socket: filepath.Join(dir, "vaultkms.socket"), healthPort: port, servesV1: servesV1, bao: bao}
+	p := &kmsPlugin{kind: kind, dir: dir, socket: filepath.Join(dir, "vaultkms.socket"), servesV1: servesV1, bao: bao}
 	// The seed's token file: /opt/kms/token, mode 0400.
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(bao.pluginToken+"\n"), 0o400); err != nil {
 		return nil, err
@@ -80,7 +77,24 @@ func (p *kmsPlugin) command() (string, []string) {
 }
 
 // start launches the plugin and waits until its socket accepts connections.
+// The health port is chosen at each start, and a start that loses its port to
+// another process on this shared machine is retried.
 func (p *kmsPlugin) start() error {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = p.startOnce(); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+	}
+	return err
+}
+
+func (p *kmsPlugin) startOnce() error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	p.healthPort = port
 	bin, args := p.command()
 	proc, err := startProcess(fmt.Sprintf("plugin #%d", p.starts), filepath.Join(p.dir, "plugin.log"), nil, bin, args...)
 	if err != nil {
@@ -104,6 +118,7 @@ func (p *kmsPlugin) start() error {
 		resp.Body.Close()
 		return nil
 	}); err != nil {
+		proc.kill()
 		return fmt.Errorf("%w\nplugin log:\n%s", err, logTail(proc.logPath, 30))
 	}
 	return nil
