@@ -6,7 +6,7 @@ import { ConfigError, type PluginConfig } from './adapters/config/config';
 import { parseConfig } from './adapters/config/parse';
 import { DevTransitAdapter } from './adapters/dev-transit/dev-transit.adapter';
 import { KmsGrpcServer } from './adapters/grpc/grpc-server';
-import { kmsV1Handlers, kmsV2Handlers } from './adapters/grpc/kms-handlers';
+import { disabledV1Handlers, kmsV1Handlers, kmsV2Handlers } from './adapters/grpc/kms-handlers';
 import { HealthHttpServer } from './adapters/health/health-http-server';
 import { SecretRedactor } from './adapters/logging/secret-redactor';
 import { WinstonLogger } from './adapters/logging/winston-logger';
@@ -138,7 +138,7 @@ function compose(config: PluginConfig): Plugin {
         socketMode: config.socketMode,
         forceOverwrite: config.forceSocketOverwrite,
         v2: config.enableV2 ? kmsV2Handlers(kms, deps) : undefined,
-        v1: config.enableV1 ? kmsV1Handlers(kms, deps, VERSION) : undefined,
+        v1: config.enableV1 ? kmsV1Handlers(kms, deps, VERSION) : disabledV1Handlers(deps.log),
       },
       log,
     );
@@ -176,6 +176,7 @@ function logStartup(config: PluginConfig, log: WinstonLogger): void {
     log.warn('Vault address uses plain http://: tokens and data keys cross the network unencrypted', { vault_address: config.vault.address });
   }
   if (config.vault.skipVerify) log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is not verified');
+  for (const notice of config.notices) log.info(notice);
 }
 
 interface BackgroundTasks {
@@ -218,6 +219,8 @@ function startBackgroundTasks(plugin: Plugin): BackgroundTasks {
           await tokens.tick();
         } catch (e) {
           log.warn('Vault token check failed; retrying with backoff', { error: (e as Error).message });
+          // A failed first login is a verdict too: Status must say so now, not after an interval.
+          if (!wasLoggedIn) health.poke();
           return false;
         }
         // The first login makes the first health check worth running now.

@@ -6,7 +6,8 @@ import type { CallContext } from '../domain/model/call-context';
  * v2 and v1beta1 wire messages to these and holds no policy of its own.
  */
 export interface KmsServicePort {
-  status(): StatusResult;
+  /** Answers from memory, except before the first health verdict, which it awaits within the deadline. */
+  status(ctx: CallContext): Promise<StatusResult>;
   encrypt(plaintext: Uint8Array, ctx: CallContext): Promise<EncryptResult>;
   decrypt(input: DecryptInput, ctx: CallContext): Promise<Uint8Array>;
 }

@@ -125,6 +125,23 @@ describe('4. proxy variables, as Vault\'s Go client honours them', () => {
       });
       upstream.on('error', () => res.destroy());
     });
+    // CONNECT tunnels too (undici tunnels every proxied request, http:// targets included).
+    proxy.on('connect', (req, client, head) => {
+      proxied++;
+      const [host] = (req.url ?? '').split(':');
+      if (host !== 'vault.test') {
+        client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+        return;
+      }
+      const upstream = connect(Number(new URL(bao.url).port), '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
     proxyPort = (proxy.address() as { port: number }).port;
   });

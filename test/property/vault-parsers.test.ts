@@ -71,7 +71,7 @@ describe('Vault response parsers (property-based)', () => {
   it('error classification always yields a known kind and a bounded one-line message', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 999 }), fc.array(fc.string({ maxLength: 500 }), { maxLength: 5 }), (status, errors) => {
-        const e = classifyVaultError(status, errors, 'test');
+        const e = classifyVaultError(status, errors, { what: 'test', path: 'transit/decrypt/kms', capability: 'update' });
         assert.ok(KINDS.has(e.kind));
         assert.ok(e.message.length < 400);
       }),

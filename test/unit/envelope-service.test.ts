@@ -29,15 +29,24 @@ describe('envelope service', () => {
     await d.tokens.login();
     await d.health.check(fixedBytes);
     const before = { ...d.transit.calls };
-    for (let i = 0; i < 100; i++) assert.deepEqual(d.envelope.status(), { version: 'v2', healthz: 'ok', keyId: '1' });
+    for (let i = 0; i < 100; i++) assert.deepEqual(await d.envelope.status(NO_DEADLINE), { version: 'v2', healthz: 'ok', keyId: '1' });
     assert.deepEqual(d.transit.calls, before);
   });
 
-  it('reports not-ok Status with a reason before the first check', () => {
+  it('reports not-ok Status with a reason when no check finished within the deadline', async () => {
     const d = domainWithFakes();
-    const s = d.envelope.status();
+    const s = await d.envelope.status({ deadline: Date.now() + 150, signal: NO_DEADLINE.signal });
     assert.notEqual(s.healthz, 'ok');
     assert.equal(s.keyId, '');
+  });
+
+  it('answers the first Status with the first verdict instead of "starting"', async () => {
+    const d = domainWithFakes();
+    const first = d.envelope.status({ deadline: Date.now() + 60_000, signal: NO_DEADLINE.signal });
+    await d.health.check(fixedBytes); // before any login attempt: no verdict yet, Status keeps waiting
+    await d.tokens.login();
+    await d.health.check(fixedBytes);
+    assert.deepEqual(await first, { version: 'v2', healthz: 'ok', keyId: '1' });
   });
 
   it('keeps Encrypt key_id equal to Status key_id across a rotation (pinned key_version)', async () => {
@@ -46,11 +55,11 @@ describe('envelope service', () => {
     await d.health.check(fixedBytes);
     d.transit.version = 2; // rotated in Vault; the background check has not seen it yet
     const before = await d.envelope.encrypt(seed, NO_DEADLINE);
-    assert.equal(before.keyId, d.envelope.status().keyId);
+    assert.equal(before.keyId, (await d.envelope.status(NO_DEADLINE)).keyId);
     assert.equal(before.keyId, '1');
     assert.deepEqual(d.transit.pinned, [undefined, 1], 'health probe unpinned, Encrypt pinned to the Status version');
     await d.health.check(fixedBytes);
-    assert.equal(d.envelope.status().keyId, '2');
+    assert.equal((await d.envelope.status(NO_DEADLINE)).keyId, '2');
     const after = await d.envelope.encrypt(seed, NO_DEADLINE);
     assert.equal(after.keyId, '2');
   });
@@ -60,7 +69,7 @@ describe('envelope service', () => {
     d.transit.version = 3;
     const r = await d.envelope.encrypt(seed, NO_DEADLINE);
     assert.equal(r.keyId, '3');
-    assert.equal(d.envelope.status().keyId, '3');
+    assert.equal((await d.envelope.status(NO_DEADLINE)).keyId, '3');
   });
 
   it('rejects empty and oversized plaintext before calling the backend', async () => {

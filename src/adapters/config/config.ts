@@ -16,6 +16,7 @@ export interface VaultClientSettings {
   readonly timeoutMs: number;
   /** Retries after the first attempt (VAULT_MAX_RETRIES), default 2. */
   readonly maxRetries: number;
+  readonly proxy?: { readonly httpProxy?: string; readonly httpsProxy?: string; readonly noProxy?: string };
 }
 
 export interface ListenAddress {
@@ -58,6 +59,8 @@ export interface PluginConfig {
   readonly healthCheckIntervalMs: number;
   readonly enableV1: boolean;
   readonly enableV2: boolean;
+  /** Things the operator should know about the configuration (never secrets), logged once at start. */
+  readonly notices: readonly string[];
 }
 
 export class ConfigError extends Error {

@@ -1,4 +1,6 @@
 import yargs from 'yargs';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type AuthSettings, type PluginConfig, type VaultClientSettings } from './config';
 import { normalizeGoArgs } from './go-flags';
@@ -126,8 +128,10 @@ function buildConfig(raw: Map<string, { value: string; source: string }>, env: E
   const transitKey = z.string().regex(/^\w([\w\-.]*\w)?$/).safeParse(str('transit-key') ?? '');
   if (!transitKey.success) fail('transit-key', 'must be a Transit key name (letters, digits, _ - .)');
 
+  const source = (flag: string): string | undefined => raw.get(flag)?.source;
+  const notices: string[] = [];
   const vault = dev ? devVaultSettings() : vaultSettings(str, fail, env);
-  const auth: AuthSettings = dev ? { method: 'dev' } : authSettings(str, fail);
+  const auth: AuthSettings = dev ? { method: 'dev' } : authSettings(str, fail, source, notices);
 
   return {
     dev,
@@ -137,7 +141,8 @@ function buildConfig(raw: Map<string, { value: string; source: string }>, env: E
     auth,
     tokenRefreshIntervalMs: duration('token-refresh-interval'),
     tokenRenewalSeconds,
-    socketUrl,
+    // Logged and shown as an absolute URL: the relative form reads like the classic unix://opt/... mistake.
+    socketUrl: socket.abstract ? socketUrl : `unix://${resolve(socket.path)}`,
     socket,
     socketMode,
     forceSocketOverwrite: bool('force-socket-overwrite'),
@@ -146,18 +151,39 @@ function buildConfig(raw: Map<string, { value: string; source: string }>, env: E
     healthCheckIntervalMs: duration('health-check-interval'),
     enableV1,
     enableV2,
+    notices,
   };
 }
 
 type Getter = (flag: string) => string | undefined;
 type Fail = (flag: string, why: string) => never;
+/** Where a value came from: "-flag" or the env var's name. */
+type Source = (flag: string) => string | undefined;
 
-function authSettings(str: Getter, fail: Fail): AuthSettings {
+/** Vault's own client variables: read as fallbacks, so one left in a shell must not override a file the operator named. */
+const VAULT_CLIENT_FALLBACKS = new Set(['VAULT_TOKEN']);
+
+/**
+ * Two sources for one credential are never resolved silently: two the operator
+ * set for this plugin are a configuration error naming both; Vault's own
+ * fallback variable beside a file is dropped with a notice saying so.
+ */
+function oneCredential(value: string | undefined, fileValue: string | undefined, flag: string, fileFlag: string, source: Source, fail: Fail, notices: string[]): string | undefined {
+  if (!value || !fileValue) return value;
+  const from = source(flag) ?? `-${flag}`;
+  if (VAULT_CLIENT_FALLBACKS.has(from)) {
+    notices.push(`${from} is set but -${fileFlag} (${source(fileFlag)}) is used; ${from} is ignored`);
+    return undefined;
+  }
+  return fail(fileFlag, `conflicts with -${flag} (set by ${from}): give one of them, not both`);
+}
+
+function authSettings(str: Getter, fail: Fail, source: Source, notices: string[]): AuthSettings {
   const method = (str('auth-method') ?? '').toLowerCase();
   if (method === '') return fail('auth-method', 'is required: token or approle');
   if (method === 'token') {
-    const token = str('token');
     const tokenFile = str('token-file');
+    const token = oneCredential(str('token'), tokenFile, 'token', 'token-file', source, fail, notices);
     if (!token && !tokenFile) return fail('token', 'is required with -auth-method=token (or give -token-file)');
     if (token && /[^\x21-\x7e]/.test(token)) return fail('token', 'contains whitespace or non-printable characters');
     return { method: 'token', token, tokenFile };
@@ -165,8 +191,8 @@ function authSettings(str: Getter, fail: Fail): AuthSettings {
   if (method === 'approle') {
     const roleId = str('approle-role-id');
     if (!roleId) return fail('approle-role-id', 'is required with -auth-method=approle');
-    const secretId = str('approle-secret-id');
     const secretIdFile = str('approle-secret-id-file');
+    const secretId = oneCredential(str('approle-secret-id'), secretIdFile, 'approle-secret-id', 'approle-secret-id-file', source, fail, notices);
     if (!secretId && !secretIdFile) return fail('approle-secret-id', 'is required with -auth-method=approle (or give -approle-secret-id-file)');
     const mount = str('approle-mount') ?? 'approle';
     return { method: 'approle', mount: mount.replace(/^\/+|\/+$/g, ''), roleId, secretId, secretIdFile };
@@ -198,10 +224,20 @@ function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
   if (Boolean(clientCertFile) !== Boolean(clientKeyFile)) {
     return envFail('VAULT_CLIENT_CERT/VAULT_CLIENT_KEY', 'both client cert and client key must be provided');
   }
+  const caCertFile = str('vault-ca-cert');
+  if (caCertFile) {
+    try {
+      if (!statSync(caCertFile).isFile()) fail('vault-ca-cert', `${caCertFile} is not a file`);
+      accessSync(caCertFile, fsConstants.R_OK);
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      fail('vault-ca-cert', `cannot read ${caCertFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : ((e as NodeJS.ErrnoException).code ?? 'error')}`);
+    }
+  }
   return {
     address: address.replace(/\/+$/, ''),
     namespace: str('vault-namespace'),
-    caCertFile: str('vault-ca-cert'),
+    caCertFile,
     caPath: envText('VAULT_CAPATH'),
     clientCertFile,
     clientKeyFile,
@@ -209,6 +245,11 @@ function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
     tlsServerName: envText('VAULT_TLS_SERVER_NAME'),
     timeoutMs,
     maxRetries,
+    proxy: {
+      httpProxy: envText('HTTP_PROXY') ?? envText('http_proxy'),
+      httpsProxy: envText('HTTPS_PROXY') ?? envText('https_proxy'),
+      noProxy: envText('NO_PROXY') ?? envText('no_proxy'),
+    },
   };
 }
 

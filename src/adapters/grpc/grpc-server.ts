@@ -14,8 +14,9 @@ export interface KmsGrpcServerOptions {
 }
 
 /**
- * Both KMS services on one unix socket. A disabled version is simply not
- * registered, so grpc-js answers UNIMPLEMENTED for it. Any :authority is
+ * Both KMS services on one unix socket. A disabled v2 is not registered
+ * (grpc-js answers UNIMPLEMENTED); a disabled v1 is answered UNIMPLEMENTED by
+ * a stand-in whose message names -disable-v1=false. Any :authority is
  * accepted (kube-apiserver ≥1.32 sends "localhost", older ones the
  * percent-encoded socket path).
  */

@@ -23,12 +23,38 @@ export function vaultErrorText(errors: readonly string[]): string {
   return joined.length > 200 ? `${joined.slice(0, 200)}...` : joined || 'no error text';
 }
 
-export function classifyVaultError(status: number, errors: readonly string[], what: string): KmsError {
+/** What a request was for, named in its errors so an operator can fix the policy or the setup. */
+export interface VaultOperation {
+  readonly what: string;
+  readonly path: string;
+  readonly capability: 'read' | 'update';
+}
+
+/**
+ * Vault and OpenBao answer 403 `permission denied` both to a bad token and to a
+ * valid token lacking a capability, but in two forms: the ACL check's denial
+ * goes through core's multierror ("1 error occurred: * permission denied"), a
+ * bad, expired or revoked token gets the bare text (Vault >= 1.17 adds
+ * "invalid token"). Checked against OpenBao 2.7.2 (test/e2e/openbao-real).
+ */
+function classifyDenial(errors: readonly string[], text: string, op: VaultOperation): KmsError {
+  const lower = text.toLowerCase();
+  const viaMultiError = errors.some((e) => /\d+ errors? occurred/.test(e));
+  if (viaMultiError && lower.includes('permission denied') && !lower.includes('invalid token')) {
+    return new KmsError('permission-denied', `Vault denied ${op.what}: the token's policy lacks "${op.capability}" on "${op.path}" (permission denied)`, {
+      missingCapability: true,
+    });
+  }
+  return new KmsError('permission-denied', `Vault rejected the token on ${op.what} (${op.path}): it is invalid, expired or revoked (${text})`, {
+    tokenInvalid: true,
+  });
+}
+
+export function classifyVaultError(status: number, errors: readonly string[], op: VaultOperation): KmsError {
+  const what = op.what;
   const text = vaultErrorText(errors);
   const lower = text.toLowerCase();
-  if (status === 401 || status === 403) {
-    return new KmsError('permission-denied', `Vault denied ${what}: ${text}`, { tokenInvalid: lower.includes('invalid token') });
-  }
+  if (status === 401 || status === 403) return classifyDenial(errors, text, op);
   if (status === 400) {
     if (DECRYPT_REJECTIONS.some((m) => lower.includes(m))) return new KmsError('invalid-ciphertext', `Vault cannot decrypt this ciphertext: ${text}`);
     if (lower.includes('invalid role or secret id') || lower.includes('invalid credentials')) {

@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici';
+import { BlockList, isIP } from 'node:net';
+import { Agent, ProxyAgent, type Dispatcher } from 'undici';
 import { abortReason, onAbort, type CallContext } from '../../domain/model/call-context';
 import { KmsError } from '../../domain/model/errors';
 import type { ClockPort } from '../../ports/clock.port';
@@ -33,7 +34,7 @@ const MIN_ATTEMPT_MS = 5;
  * (standby → active), never from https to http.
  */
 export class VaultHttpClient {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly origin: string;
   private readonly socketPath: string | undefined;
   private token: string | undefined;
@@ -49,11 +50,9 @@ export class VaultHttpClient {
     this.origin = this.socketPath ? 'http://localhost' : url.origin;
     const basePath = this.socketPath ? '' : url.pathname.replace(/\/+$/, '');
     this.basePath = basePath;
-    this.agent = new Agent({
-      connections: 64,
-      keepAliveTimeout: 30_000,
-      connect: this.socketPath ? { socketPath: this.socketPath } : buildTlsOptions(settings),
-    });
+    this.agent = this.socketPath
+      ? new Agent({ connections: 64, keepAliveTimeout: 30_000, connect: { socketPath: this.socketPath } })
+      : dispatcherFor(url, settings);
   }
 
   private readonly basePath: string;
@@ -190,4 +189,48 @@ function describeNetworkError(e: unknown): string {
     return `TLS verification of the Vault server failed (${code}); give the CA that issued its certificate with -vault-ca-cert or VAULT_CACERT`;
   }
   return code;
+}
+
+/**
+ * The connection pool to Vault: direct, or through the proxy named by
+ * HTTP_PROXY/HTTPS_PROXY unless NO_PROXY lists the host. As in Go's
+ * net/http (Vault's client), loopback addresses are never proxied.
+ */
+function dispatcherFor(url: URL, settings: VaultClientSettings): Dispatcher {
+  const tls = buildTlsOptions(settings);
+  const pool = { connections: 64, keepAliveTimeout: 30_000 };
+  const proxy = settings.proxy;
+  const proxyUrl = url.protocol === 'https:' ? proxy?.httpsProxy : proxy?.httpProxy;
+  if (!proxyUrl || isLoopback(url.hostname) || noProxyMatches(proxy?.noProxy ?? '', url)) return new Agent({ ...pool, connect: tls });
+  return new ProxyAgent({ ...pool, uri: proxyUrl, requestTls: tls });
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\./.test(h);
+}
+
+/** NO_PROXY as Go reads it: "*", host names (and their subdomains), IPs, CIDRs, each with an optional port. */
+export function noProxyMatches(noProxy: string, url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  for (const raw of noProxy.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)) {
+    if (raw === '*') return true;
+    if (raw.includes('/')) {
+      const [net, bits] = raw.split('/');
+      const family = isIP(net);
+      if (family && isIP(host) === family) {
+        const list = new BlockList();
+        list.addSubnet(net, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
+        if (list.check(host, family === 6 ? 'ipv6' : 'ipv4')) return true;
+      }
+      continue;
+    }
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(raw);
+    if (!m) continue;
+    const entryHost = m[1].replace(/^\[|\]$/g, '').replace(/^\./, '');
+    if (m[2] && m[2] !== port) continue;
+    if (host === entryHost || host.endsWith(`.${entryHost}`)) return true;
+  }
+  return false;
 }

@@ -1,7 +1,7 @@
 import type { z, ZodTypeAny } from 'zod';
 import { KmsError } from '../../domain/model/errors';
 import { errorBody } from './schemas';
-import { classifyVaultError } from './vault-errors';
+import { classifyVaultError, type VaultOperation } from './vault-errors';
 import type { VaultResponse } from './vault-http-client';
 
 /** The `errors` array of a Vault error body, or none. */
@@ -11,9 +11,9 @@ export function errorsOf(res: VaultResponse): string[] {
 }
 
 /** A 2xx body of the expected shape, or the classified error. */
-export function parseOk<S extends ZodTypeAny>(res: VaultResponse, schema: S, what: string): z.output<S> {
-  if (res.status < 200 || res.status >= 300) throw classifyVaultError(res.status, errorsOf(res), what);
+export function parseOk<S extends ZodTypeAny>(res: VaultResponse, schema: S, op: VaultOperation): z.output<S> {
+  if (res.status < 200 || res.status >= 300) throw classifyVaultError(res.status, errorsOf(res), op);
   const parsed = schema.safeParse(res.body);
-  if (!parsed.success) throw new KmsError('internal', `Vault sent an unexpected response to ${what}`);
+  if (!parsed.success) throw new KmsError('internal', `Vault sent an unexpected response to ${op.what}`);
   return parsed.data;
 }

@@ -12,4 +12,12 @@ export interface VaultClientSettings {
   readonly timeoutMs: number;
   /** Retries after the first attempt (VAULT_MAX_RETRIES), default 2. */
   readonly maxRetries: number;
+  /** HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case), as Vault's Go client reads them. */
+  readonly proxy?: ProxySettings;
+}
+
+export interface ProxySettings {
+  readonly httpProxy?: string;
+  readonly httpsProxy?: string;
+  readonly noProxy?: string;
 }

@@ -3,7 +3,11 @@ import type { TokenLookup } from '../../domain/model/renewal-policy';
 import type { TokenSessionPort } from '../../ports/auth.port';
 import { authData, lookupData } from './schemas';
 import type { VaultHttpClient } from './vault-http-client';
+import type { VaultOperation } from './vault-errors';
 import { parseOk } from './vault-response';
+
+const LOOKUP_SELF: VaultOperation = { what: 'token lookup', path: 'auth/token/lookup-self', capability: 'read' };
+const RENEW_SELF: VaultOperation = { what: 'token renewal', path: 'auth/token/renew-self', capability: 'update' };
 
 /** auth/token/lookup-self and renew-self for the token currently in use. */
 export class VaultTokenSessionAdapter implements TokenSessionPort {
@@ -14,8 +18,8 @@ export class VaultTokenSessionAdapter implements TokenSessionPort {
   }
 
   async lookupSelf(ctx: CallContext): Promise<TokenLookup> {
-    const res = await this.http.request('GET', 'auth/token/lookup-self', undefined, ctx);
-    const { data } = parseOk(res, lookupData, 'token lookup');
+    const res = await this.http.request('GET', LOOKUP_SELF.path, undefined, ctx);
+    const { data } = parseOk(res, lookupData, LOOKUP_SELF);
     return {
       ttl: data.ttl,
       creationTtl: data.creation_ttl,
@@ -25,8 +29,8 @@ export class VaultTokenSessionAdapter implements TokenSessionPort {
   }
 
   async renewSelf(incrementSeconds: number, ctx: CallContext): Promise<{ leaseDurationSeconds: number }> {
-    const res = await this.http.request('POST', 'auth/token/renew-self', { increment: incrementSeconds }, ctx);
-    const { auth } = parseOk(res, authData, 'token renewal');
+    const res = await this.http.request('POST', RENEW_SELF.path, { increment: incrementSeconds }, ctx);
+    const { auth } = parseOk(res, authData, RENEW_SELF);
     return { leaseDurationSeconds: auth.lease_duration };
   }
 }

@@ -3,40 +3,46 @@ import { KmsError } from '../../domain/model/errors';
 import { splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
 import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
 import { batchData, decryptData, encryptData, keyData, type BatchItem } from './schemas';
-import { classifyVaultError } from './vault-errors';
+import { classifyVaultError, type VaultOperation } from './vault-errors';
 import type { VaultHttpClient } from './vault-http-client';
 import { errorsOf, parseOk } from './vault-response';
 
 /**
  * TransitPort over Vault/OpenBao HTTP. One item is sent as a plain request (the
  * same body the Go plugin sends); several go as one batch_input request. If a
- * server refuses batches, this adapter remembers it and sends singles instead.
+ * server refuses batches, this adapter remembers it and sends singles instead;
+ * if it refuses one as too complex (OpenBao's JSON limits), it sends halves.
  */
 export class VaultTransitAdapter implements TransitPort {
   private batchSupported = true;
+  private readonly encryptOp: VaultOperation;
+  private readonly decryptOp: VaultOperation;
+  private readonly keyReadOp: VaultOperation;
 
   constructor(
     private readonly http: VaultHttpClient,
     private readonly mount: string,
     private readonly key: string,
-  ) {}
+  ) {
+    this.encryptOp = { what: 'encrypt', path: `${mount}/encrypt/${key}`, capability: 'update' };
+    this.decryptOp = { what: 'decrypt', path: `${mount}/decrypt/${key}`, capability: 'update' };
+    this.keyReadOp = { what: 'read of the transit key', path: `${mount}/keys/${key}`, capability: 'read' };
+  }
 
   async encrypt(items: readonly EncryptItem[], ctx: CallContext): Promise<EncryptOutcome[]> {
-    const path = `${this.mount}/encrypt/${this.key}`;
     if (items.length > 1 && this.batchSupported) {
-      const results = await this.batch(path, items.map(encryptBody), ctx, 'encrypt');
-      if (results) return results.map((r) => toEncryptOutcome(r));
+      const results = await this.batch(this.encryptOp, items.map(encryptBody), ctx);
+      if (results) return results.map((r) => toEncryptOutcome(r, this.encryptOp));
     }
-    return Promise.all(items.map((item) => this.encryptOne(path, item, ctx)));
+    return Promise.all(items.map((item) => this.encryptOne(item, ctx)));
   }
 
   async decrypt(ciphertexts: readonly string[], ctx: CallContext): Promise<DecryptOutcome[]> {
-    const path = `${this.mount}/decrypt/${this.key}`;
     if (ciphertexts.length > 1 && this.batchSupported) {
-      const items = await this.batch(path, ciphertexts.map((c) => ({ ciphertext: c })), ctx, 'decrypt');
-      if (items) return items.map((item) => toDecryptOutcome(item));
+      const items = await this.batch(this.decryptOp, ciphertexts.map((c) => ({ ciphertext: c })), ctx);
+      if (items) return items.map((item) => toDecryptOutcome(item, this.decryptOp));
     }
-    return Promise.all(ciphertexts.map((c) => this.decryptOne(path, c, ctx)));
+    return Promise.all(ciphertexts.map((c) => this.decryptOne(c, ctx)));
   }
 
   async readKey(ctx: CallContext): Promise<TransitKeyInfo> {
@@ -44,7 +50,7 @@ export class VaultTransitAdapter implements TransitPort {
     if (res.status === 404) {
       throw new KmsError('failed-precondition', `Transit key "${this.key}" not found at mount "${this.mount}"`);
     }
-    const { data } = parseOk(res, keyData, 'read of the transit key');
+    const { data } = parseOk(res, keyData, this.keyReadOp);
     return {
       latestVersion: data.latest_version,
       supportsEncryption: data.supports_encryption,
@@ -53,33 +59,39 @@ export class VaultTransitAdapter implements TransitPort {
     };
   }
 
-  private async encryptOne(path: string, item: EncryptItem, ctx: CallContext): Promise<EncryptOutcome> {
-    const res = await this.http.request('POST', path, encryptBody(item), ctx);
-    if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), 'encrypt') };
-    const { data } = parseOk(res, encryptData, 'encrypt');
-    return toEncryptOutcome(data);
+  private async encryptOne(item: EncryptItem, ctx: CallContext): Promise<EncryptOutcome> {
+    const res = await this.http.request('POST', this.encryptOp.path, encryptBody(item), ctx);
+    if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), this.encryptOp) };
+    const { data } = parseOk(res, encryptData, this.encryptOp);
+    return toEncryptOutcome(data, this.encryptOp);
   }
 
-  private async decryptOne(path: string, ciphertext: string, ctx: CallContext): Promise<DecryptOutcome> {
-    const res = await this.http.request('POST', path, { ciphertext }, ctx);
-    if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), 'decrypt') };
-    const { data } = parseOk(res, decryptData, 'decrypt');
-    return toDecryptOutcome({ plaintext: data.plaintext });
+  private async decryptOne(ciphertext: string, ctx: CallContext): Promise<DecryptOutcome> {
+    const res = await this.http.request('POST', this.decryptOp.path, { ciphertext }, ctx);
+    if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), this.decryptOp) };
+    const { data } = parseOk(res, decryptData, this.decryptOp);
+    return toDecryptOutcome({ plaintext: data.plaintext }, this.decryptOp);
   }
 
   /** undefined means "this server does not do batches": the caller falls back to singles. */
-  private async batch(path: string, items: object[], ctx: CallContext, op: string): Promise<BatchItem[] | undefined> {
-    const res = await this.http.request('POST', path, { batch_input: items }, ctx);
+  private async batch(op: VaultOperation, items: object[], ctx: CallContext): Promise<BatchItem[] | undefined> {
+    const res = await this.http.request('POST', op.path, { batch_input: items }, ctx);
     if (res.status === 200 || res.status === 400 || res.status === 500) {
       const parsed = batchData.safeParse(res.body);
       if (parsed.success && parsed.data.data.batch_results.length === items.length) return parsed.data.data.batch_results;
+      if (res.status === 400 && items.length > 1 && errorsOf(res).some((e) => /high complexity|too large|exceeded maximum/i.test(e))) {
+        // Over the server's request limits (max_request_json_strings and friends): halve, never fail the callers.
+        const half = Math.ceil(items.length / 2);
+        const [first, second] = await Promise.all([this.batch(op, items.slice(0, half), ctx), this.batch(op, items.slice(half), ctx)]);
+        return first && second ? [...first, ...second] : undefined;
+      }
       if (res.status === 400) {
         this.batchSupported = false;
         return undefined;
       }
     }
-    if (res.status === 200) throw new KmsError('internal', `Vault sent an unexpected batch ${op} response`);
-    throw classifyVaultError(res.status, errorsOf(res), `batch ${op}`);
+    if (res.status === 200) throw new KmsError('internal', `Vault sent an unexpected batch ${op.what} response`);
+    throw classifyVaultError(res.status, errorsOf(res), { ...op, what: `batch ${op.what}` });
   }
 }
 
@@ -88,16 +100,16 @@ function encryptBody(item: EncryptItem): { plaintext: string; key_version?: numb
   return item.keyVersion === undefined ? { plaintext: b64(item.plaintext) } : { plaintext: b64(item.plaintext), key_version: item.keyVersion };
 }
 
-function toEncryptOutcome(item: { ciphertext?: string; key_version?: number; error?: string }): EncryptOutcome {
-  if (item.error || !item.ciphertext) return { ok: false, error: classifyVaultError(400, [item.error ?? 'no ciphertext'], 'encrypt') };
+function toEncryptOutcome(item: { ciphertext?: string; key_version?: number; error?: string }, op: VaultOperation): EncryptOutcome {
+  if (item.error || !item.ciphertext) return { ok: false, error: classifyVaultError(400, [item.error ?? 'no ciphertext'], op) };
   // Vault before 1.5 sent no key_version; the ciphertext prefix carries it.
   const version = item.key_version ?? splitVaultCiphertext(item.ciphertext)?.version;
   if (!version) return { ok: false, error: new KmsError('internal', 'Vault returned a ciphertext without a key version') };
   return { ok: true, ciphertext: item.ciphertext, keyVersion: version };
 }
 
-function toDecryptOutcome(item: { plaintext?: string; error?: string }): DecryptOutcome {
-  if (item.error || item.plaintext === undefined) return { ok: false, error: classifyVaultError(400, [item.error ?? 'no plaintext'], 'decrypt') };
+function toDecryptOutcome(item: { plaintext?: string; error?: string }, op: VaultOperation): DecryptOutcome {
+  if (item.error || item.plaintext === undefined) return { ok: false, error: classifyVaultError(400, [item.error ?? 'no plaintext'], op) };
   return { ok: true, plaintext: Buffer.from(item.plaintext, 'base64') };
 }
 

@@ -18,12 +18,15 @@ export class KmsError extends Error {
   readonly kind: KmsErrorKind;
   /** True when the backend said our token itself is invalid/expired (not a policy denial). */
   readonly tokenInvalid: boolean;
+  /** True when the token is valid but its policy lacks a capability: a new login cannot fix that. */
+  readonly missingCapability: boolean;
 
-  constructor(kind: KmsErrorKind, message: string, options: { tokenInvalid?: boolean; cause?: unknown } = {}) {
+  constructor(kind: KmsErrorKind, message: string, options: { tokenInvalid?: boolean; missingCapability?: boolean; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'KmsError';
     this.kind = kind;
     this.tokenInvalid = options.tokenInvalid ?? false;
+    this.missingCapability = options.missingCapability ?? false;
   }
 }
 

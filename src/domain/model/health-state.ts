@@ -21,6 +21,10 @@ export class HealthState {
     this.last = { ok, reason: ok ? 'ok' : reason, at };
   }
 
+  hasVerdict(): boolean {
+    return this.last !== undefined;
+  }
+
   snapshot(now: number): HealthSnapshot {
     const last = this.last;
     if (last === undefined) {

@@ -6,7 +6,8 @@
  */
 export type CredentialStatus =
   | { readonly ok: true }
-  | { readonly ok: false; readonly reason: string };
+  /** `pending`: no login has been tried yet, so there is nothing true to report. */
+  | { readonly ok: false; readonly reason: string; readonly pending?: true };
 
 /** Tells whether our Vault credentials are currently usable. */
 export interface CredentialCheck {

@@ -58,7 +58,9 @@ export class EnvelopeService implements KmsServicePort {
     return outcome.plaintext;
   }
 
-  status(): StatusResult {
+  async status(ctx: CallContext): Promise<StatusResult> {
+    // Only until the first verdict: kube-apiserver primes its KMS state with one Status at start.
+    if (!this.health.state.hasVerdict()) await this.health.waitForFirstVerdict(ctx.deadline - this.clock.now() - STATUS_ANSWER_MARGIN_MS);
     const snap = this.health.state.snapshot(this.clock.now());
     return { version: 'v2', healthz: snap.healthy ? 'ok' : snap.reason, keyId: this.keys.keyId() };
   }
@@ -69,11 +71,14 @@ export class EnvelopeService implements KmsServicePort {
       return await op();
     } catch (e) {
       const err = asKmsError(e);
-      if (err.kind === 'permission-denied' && (await this.tokens.onTokenRejected(generation, err.tokenInvalid))) return op();
+      if (err.kind === 'permission-denied' && !err.missingCapability && (await this.tokens.onTokenRejected(generation, err.tokenInvalid))) return op();
       throw err;
     }
   }
 }
+
+/** Time kept back from the caller's deadline to send the Status answer. */
+const STATUS_ANSWER_MARGIN_MS = 100;
 
 function validateKeyIdAndAnnotations(input: DecryptInput): void {
   if (input.keyId !== undefined && Buffer.byteLength(input.keyId, 'utf8') > LIMITS.maxKeyIdBytes) {

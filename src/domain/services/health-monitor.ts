@@ -23,6 +23,9 @@ const PROBE_BYTES = 16;
 export class HealthMonitor {
   readonly state: HealthState;
   private lastReason = '';
+  private settle: () => void = () => {};
+  /** Resolves with the first check that could tell the truth: one after the first login attempt. */
+  private readonly firstVerdict = new Promise<void>((resolve) => (this.settle = resolve));
 
   constructor(
     @inject(TOKENS.Transit) private readonly transit: TransitPort,
@@ -37,9 +40,12 @@ export class HealthMonitor {
   }
 
   async check(randomBytes: (n: number) => Uint8Array): Promise<boolean> {
+    const creds = this.credentials.credentialStatus();
     const reason = await this.findProblem(randomBytes);
     const ok = reason === undefined;
+    if (!ok && !creds.ok && creds.pending) return false; // nothing true to say yet: Status keeps waiting
     this.state.record(ok, reason ?? 'ok', this.clock.now());
+    this.settle();
     this.metrics.health(ok);
     if ((reason ?? 'ok') !== this.lastReason) {
       if (ok) this.log.info('health check passed', { key_id: this.keys.keyId() });
@@ -47,6 +53,18 @@ export class HealthMonitor {
       this.lastReason = reason ?? 'ok';
     }
     return ok;
+  }
+
+  /**
+   * Waits (at most `ms`) until the first check has a verdict, so that the first
+   * Status kube-apiserver sends after the socket appears is answered truthfully
+   * instead of "starting".
+   */
+  async waitForFirstVerdict(ms: number): Promise<void> {
+    if (this.state.hasVerdict() || ms <= 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.firstVerdict, new Promise<void>((r) => (timer = setTimeout(r, Math.min(ms, 2 ** 31 - 1))))]);
+    clearTimeout(timer);
   }
 
   private async findProblem(randomBytes: (n: number) => Uint8Array): Promise<string | undefined> {

@@ -18,7 +18,7 @@ import type { DomainSettings } from './settings';
  */
 @injectable()
 export class TokenLifecycle implements CredentialCheck, TokenRejectionHandler {
-  private status: CredentialStatus = { ok: false, reason: 'not logged in to Vault yet' };
+  private status: CredentialStatus = { ok: false, reason: 'not logged in to Vault yet', pending: true };
   private loggedIn = false;
   /** Increments with every successful login: tells a request whether its token was already replaced. */
   private tokenGeneration = 0;
@@ -62,13 +62,11 @@ export class TokenLifecycle implements CredentialCheck, TokenRejectionHandler {
       });
     } catch (e) {
       const err = asKmsError(e);
-      if (err.kind === 'permission-denied' || err.tokenInvalid) {
-        this.status = {
-          ok: false,
-          reason: this.auth.canObtainNewToken
-            ? `Vault login failed: ${err.message}`
-            : 'Vault token is invalid, expired or revoked; token auth cannot obtain a new one (use a periodic token or approle)',
-        };
+      if (err.tokenInvalid) {
+        this.status = { ok: false, reason: this.invalidTokenReason() };
+      } else if (err.kind === 'permission-denied') {
+        // A missing capability names itself; a refused login says why (bad secret ID, lockout).
+        this.status = { ok: false, reason: err.missingCapability ? err.message : `Vault login failed: ${err.message}` };
       } else if (!this.loggedIn) {
         this.status = { ok: false, reason: `Vault login failed: ${err.message}` };
       }
@@ -88,6 +86,11 @@ export class TokenLifecycle implements CredentialCheck, TokenRejectionHandler {
       lookup = await this.session.lookupSelf(ctx);
     } catch (e) {
       const err = asKmsError(e);
+      if (err.missingCapability) {
+        // The token is fine; its policy is not. A new login would get the same policy.
+        this.status = { ok: false, reason: err.message };
+        throw err;
+      }
       if (err.kind === 'permission-denied' || err.tokenInvalid) {
         this.log.warn('token lookup rejected by Vault, logging in again', { error: err.message });
         await this.login();
@@ -117,6 +120,16 @@ export class TokenLifecycle implements CredentialCheck, TokenRejectionHandler {
       this.log.warn('token renewal failed', { error: err.message });
       await this.reloginFor('token renewal failed');
     }
+  }
+
+  /** Why a token Vault called invalid cannot be used, and what helps, per auth method. */
+  private invalidTokenReason(): string {
+    if (this.auth.method === 'token') {
+      return this.auth.canObtainNewToken
+        ? 'Vault token is invalid, expired or revoked; write a valid token into -token-file (it is read again at every login)'
+        : 'Vault token is invalid, expired or revoked; token auth cannot obtain a new one (use a periodic token or approle)';
+    }
+    return `Vault token from ${this.auth.method} login is invalid, expired or revoked right after the login`;
   }
 
   private async reloginFor(reason: string): Promise<void> {

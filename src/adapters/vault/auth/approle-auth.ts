@@ -1,14 +1,27 @@
+import { createHash } from 'node:crypto';
 import type { CallContext } from '../../../domain/model/call-context';
+import { KmsError } from '../../../domain/model/errors';
 import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { authData } from '../schemas';
+import { vaultErrorText, type VaultOperation } from '../vault-errors';
 import type { VaultHttpClient } from '../vault-http-client';
-import { parseOk } from '../vault-response';
+import { errorsOf, parseOk } from '../vault-response';
 import { readSecretFile } from './secret-file';
+
+/**
+ * Vault and OpenBao lock a role ID for every node after a few failed logins
+ * (user_lockout: 5 in 15 minutes by default). A secret ID Vault called invalid
+ * is therefore not sent again until it changes, or this long has passed:
+ * three tries per lockout window stay below the default threshold.
+ */
+export const REJECTED_SECRET_ID_RETRY_MS = 5 * 60_000;
 
 /** AppRole login (POST auth/<mount>/login, no token sent); each login yields a fresh token. */
 export class AppRoleAuthStrategy implements AuthStrategyPort {
   readonly method = 'approle';
   readonly canObtainNewToken = true;
+  private readonly login_: VaultOperation;
+  private rejected: { fingerprint: string; at: number } | undefined;
 
   constructor(
     private readonly http: VaultHttpClient,
@@ -17,14 +30,38 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
     private readonly secretId: string | undefined,
     private readonly secretIdFile: string | undefined,
     private readonly onSecret: (s: string) => void,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    this.login_ = { what: 'AppRole login', path: `auth/${mount}/login`, capability: 'update' };
+  }
 
   async login(ctx: CallContext): Promise<string> {
     const secretId = this.secretIdFile ? await readSecretFile(this.secretIdFile, '-approle-secret-id-file') : (this.secretId as string);
     this.onSecret(secretId);
+    const fingerprint = createHash('sha256').update(secretId).digest('hex');
+    if (this.rejected?.fingerprint === fingerprint && this.now() - this.rejected.at < REJECTED_SECRET_ID_RETRY_MS) {
+      throw new KmsError(
+        'permission-denied',
+        `Vault rejected this secret ID at ${this.login_.path} (invalid role or secret ID); not sending it again until it changes ` +
+          `or ${REJECTED_SECRET_ID_RETRY_MS / 60_000} minutes pass, to stay clear of Vault's user lockout: put a new secret ID into -approle-secret-id-file`,
+      );
+    }
     const body = { role_id: this.roleId, secret_id: secretId };
-    const res = await this.http.request('POST', `auth/${this.mount}/login`, body, ctx, { authenticated: false });
-    const { auth } = parseOk(res, authData, 'login');
+    const res = await this.http.request('POST', this.login_.path, body, ctx, { authenticated: false });
+    if (res.status === 400 && /invalid role or secret id|invalid credentials/i.test(vaultErrorText(errorsOf(res)))) {
+      this.rejected = { fingerprint, at: this.now() };
+      throw new KmsError('permission-denied', `Vault rejected the AppRole login at ${this.login_.path}: invalid role or secret ID (the secret ID is wrong, expired or used up, or the role ID is wrong)`);
+    }
+    if (res.status === 403) {
+      throw new KmsError(
+        'permission-denied',
+        `Vault refused the AppRole login at ${this.login_.path} with "permission denied": the role ID is probably locked by user lockout after repeated failed logins ` +
+          '(lockout_duration, 15 minutes by default, on every node); unlock it with `vault write -f sys/locked-users/<mount_accessor>/unlock/<role_id>` (see `vault read sys/locked-users`), ' +
+          'or the node address is outside the secret ID\'s bound CIDRs',
+      );
+    }
+    const { auth } = parseOk(res, authData, this.login_);
+    this.rejected = undefined;
     this.onSecret(auth.client_token);
     return auth.client_token;
   }
