@@ -232,9 +232,9 @@ function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
   };
 }
 
-/** The address as it may be printed: "scheme://user:pass@host" loses "user:pass@". */
+/** The address as it may be printed: "scheme://user:pass@host" loses "user:pass@", also in text that is no URL. */
 export function withoutUserInfo(address: string): string {
-  return address.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+  return address.replace(/(^|\/\/|\s)[^\s/@]*@/g, '$1');
 }
 
 function devVaultSettings(): VaultClientSettings {
