@@ -11,6 +11,7 @@ import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plug
 import { PluginFixture } from '../support/plugin-fixture';
 import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
 import { vaultApi } from '../support/vault-admin';
+import { HostileHttpServer, streamHugeBody } from '../support/hostile-http';
 
 /**
  * Attacks from the security review (issue 10), each against the built CLI (or,
@@ -261,6 +262,30 @@ describe('socket file and directory (issue 10 items 6 and 9)', () => {
       });
     } finally {
       await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('a hostile Vault (issue 10 item 2)', () => {
+  it('answering every request with a 1 GB body: the plugin stays far below its memory limit, says why, and keeps serving its socket', async () => {
+    const sent: Promise<number>[] = [];
+    const server = await new HostileHttpServer((_req, res) => void sent.push(streamHugeBody(res, 1024 * 1024 * 1024))).start();
+    try {
+      const { p, socket } = await plugins.start([`-vault-address=${server.url}`, '-auth-method=token', `-token=s.${randomBytes(10).toString('hex')}`], { waitHealthy: false });
+      const line = await p.waitForLog((l) => typeof l.error === 'string' && /larger than 1048576 bytes; refusing to read it/.test(l.error), 20_000);
+      assert.ok(line);
+      await eventually(async () => server.requests.length, (n) => n >= 3, 20_000);
+      const peakMiB = rssKiB(p.pid as number, 'VmHWM') / 1024;
+      assert.ok(peakMiB < 150, `peak RSS ${peakMiB.toFixed(0)} MiB`);
+      const perAnswer = await Promise.all(sent.slice(0, 3));
+      assert.ok(perAnswer.every((n) => n < 256 * 1024 * 1024), `the plugin stopped reading each answer early: ${perAnswer.join(', ')} bytes`);
+      const c = new KmsTestClient(socket);
+      const st = await c.status();
+      assert.equal(st.version, 'v2');
+      assert.notEqual(st.healthz, 'ok');
+      c.close();
+    } finally {
+      await server.close();
     }
   });
 });
