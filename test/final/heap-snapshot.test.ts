@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
 import { PLAINTEXT_MARKER, markedPlaintext } from '../support/leak-capture';
-import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
+import { backendNames, startBackend, type VaultBackend } from '../support/vault-backends';
 
 /**
  * Part of the secret-leak suite (issue 10): after traffic, a heap snapshot of
@@ -17,10 +17,11 @@ import { startVaultTestServer, type VaultTestServer } from '../support/vault-ser
  * (Buffer contents live outside the V8 heap and are not in a snapshot; that
  * no Buffer is kept is covered by test/unit/request-sharing.test.ts.)
  */
-let vault: VaultTestServer;
+let vault: VaultBackend;
 let plugin: PluginProcess | undefined;
 before(async () => {
-  vault = await startVaultTestServer();
+  // Real OpenBao unless KMS_TEST_VAULT_BACKENDS leaves it out.
+  vault = await startBackend(backendNames().includes('openbao') ? 'openbao' : 'test-server');
 });
 after(async () => {
   await plugin?.stop();

@@ -5,8 +5,12 @@ import type { LoggerPort } from '../../ports/logger.port';
 import { KMS_V1_SERVICE, KMS_V2_SERVICE, type KmsV1Handlers, type KmsV2Handlers } from './kms-messages';
 import { bindPathFor, claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket, type SocketLocation } from './socket-file';
 
-/** Calls one connection may have open at once; see also in-flight-limit.ts for the process-wide bound. */
-export const MAX_CONCURRENT_STREAMS = 128;
+/**
+ * Calls one connection may have open at once: above the 200 concurrent Decrypts of a kube-apiserver cold start (so
+ * identical ones still share one Vault request), low enough that one connection cannot flood memory with 256 KiB
+ * messages. See in-flight-limit.ts for the process-wide bound.
+ */
+export const MAX_CONCURRENT_STREAMS = 256;
 
 export interface KmsGrpcServerOptions {
   readonly socket: SocketLocation;

@@ -7,7 +7,7 @@
  */
 export const MAX_IN_FLIGHT_CALLS = 1024;
 /** Request bytes (plaintexts, ciphertexts, annotations) held by calls in flight. */
-export const MAX_IN_FLIGHT_REQUEST_BYTES = 8 * 1024 * 1024;
+export const MAX_IN_FLIGHT_REQUEST_BYTES = 4 * 1024 * 1024;
 /** How much of a request's uid is logged: kube-apiserver's are 36-character UUIDs. */
 export const MAX_LOGGED_UID_CHARS = 64;
 
