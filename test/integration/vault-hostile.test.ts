@@ -2,11 +2,10 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { MAX_VAULT_RESPONSE_BASE_BYTES, VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
-import { VaultLoginAdapter } from '../../src/adapters/vault/vault-login.adapter';
-import { AppRoleAuthStrategy } from '../../src/adapters/auth/approle-auth';
-import type { VaultClientSettings } from '../../src/ports/settings';
-import { KmsError } from '../../src/domain/errors';
-import type { CallContext } from '../../src/domain/call-context';
+import { AppRoleAuthStrategy } from '../../src/adapters/vault/auth/approle-auth';
+import type { VaultClientSettings } from '../../src/adapters/vault/vault-settings';
+import { KmsError } from '../../src/domain/model/errors';
+import { withTimeout, type CallContext } from '../../src/domain/model/call-context';
 import { HostileHttpServer, streamHugeBody } from '../support/hostile-http';
 import { captureSecret } from '../support/leak-capture';
 
@@ -16,7 +15,7 @@ import { captureSecret } from '../support/leak-capture';
  * could do. A real Vault cannot be made to do them, so the server is written here.
  */
 const clock = { now: () => Date.now() };
-const ctx = (ms = 10_000): CallContext => ({ deadline: Date.now() + ms });
+const ctx = (ms = 10_000): CallContext => withTimeout(Date.now(), ms);
 const settings = (address: string, over: Partial<VaultClientSettings> = {}): VaultClientSettings => ({ address, skipVerify: false, timeoutMs: 30_000, maxRetries: 2, ...over });
 const servers: HostileHttpServer[] = [];
 after(async () => {
@@ -92,7 +91,7 @@ describe('redirects carry secrets, so they are followed only where the operator 
       assert.ok(!e.message.includes(token));
       return true;
     });
-    const login = new AppRoleAuthStrategy(new VaultLoginAdapter(http), 'approle', 'role', secretId, undefined, () => {});
+    const login = new AppRoleAuthStrategy(http, 'approle', 'role', secretId, undefined, () => {});
     await assert.rejects(login.login(ctx()), (e: KmsError) => /not -vault-address's origin/.test(e.message));
     assert.equal(elsewhere.requests.length, 0, 'the other origin received nothing');
     assert.ok(standby.requests.length >= 2);
