@@ -1,3 +1,5 @@
+// First: signal listeners exist before any other module loads (SIGUSR1 must never open the inspector).
+import { processSignals, type ControlSignal } from './adapters/runtime/process-signals';
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
@@ -48,8 +50,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const parsed = parse(argv, env);
   if (typeof parsed === 'number') return parsed;
   const plugin = compose(parsed);
-  // Listening before the socket exists: a SIGTERM that arrives during start-up still shuts down cleanly.
-  const stopSignal = waitForStopSignal();
+  // Listening since this module loaded: a SIGTERM that arrives during start-up still shuts down cleanly.
+  const stopSignal = processSignals.stopped();
   const tasks = await start(plugin);
   if (!tasks) return 1;
   await shutDown(plugin, tasks, await stopSignal);
@@ -99,8 +101,8 @@ function domainSettings(config: PluginConfig): DomainSettings {
  */
 function compose(config: PluginConfig): Plugin {
   const redactor = new SecretRedactor();
-  if (config.auth.method === 'token') redactor.register(config.auth.token);
-  if (config.auth.method === 'approle') redactor.register(config.auth.secretId);
+  if (config.auth.method === 'token') redactor.pin(config.auth.token);
+  if (config.auth.method === 'approle') redactor.pin(config.auth.secretId);
   const registerSecret = (s: string) => redactor.register(s);
   const log = new WinstonLogger(redactor, config.debug);
   logStartup(config, log);
@@ -118,7 +120,13 @@ function compose(config: PluginConfig): Plugin {
     c.registerSingleton(DevTransitAdapter);
     c.register(TOKENS.TransitBackend, { useToken: DevTransitAdapter });
   } else {
-    c.register(VaultHttpClient, once(() => new VaultHttpClient(config.vault, SYSTEM_CLOCK, registerSecret, (op, outcome, seconds) => metrics.vaultRequest(op, outcome, seconds))));
+    c.register(VaultHttpClient, once(() => new VaultHttpClient(
+      config.vault,
+      SYSTEM_CLOCK,
+      registerSecret,
+      (op, outcome, seconds) => metrics.vaultRequest(op, outcome, seconds),
+      (from, to) => log.info('following Vault redirects to another origin (logged once per origin)', { from, to }),
+    )));
     c.register(TOKENS.TransitBackend, once((r) => new VaultTransitAdapter(r.resolve(VaultHttpClient), config.transitMount, config.transitKey)));
     c.register(TOKENS.TokenSession, once((r) => new VaultTokenSessionAdapter(r.resolve(VaultHttpClient))));
     c.register(TOKENS.AuthStrategy, once((r) =>
@@ -232,20 +240,34 @@ function startBackgroundTasks(plugin: Plugin): BackgroundTasks {
   health.start(!tokens);
 
   const dev = plugin.devTransit;
-  if (dev) {
-    process.on('SIGUSR2', () => {
+  const file = credentialFile(config);
+  processSignals.handleControl((sig: ControlSignal) => {
+    if (sig === 'SIGUSR2' && dev) {
       log.info('dev transit key rotated', { key_version: dev.rotate() });
       health.poke();
-    });
-  }
+    } else if (sig === 'SIGHUP' && tokens && file) {
+      log.info('SIGHUP: reading the credential file again and logging in', { file });
+      tokens.login().then(
+        () => health.poke(),
+        (e) => log.warn('login after SIGHUP failed; the previous token stays in use', { error: (e as Error).message }),
+      );
+    } else {
+      log.info(`${sig} ignored`, { signal: sig, reason: ignoredBecause(sig) });
+    }
+  });
   return { health, tokens: tokenTask };
 }
 
-function waitForStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+function credentialFile(c: PluginConfig): string | undefined {
+  if (c.auth.method === 'token') return c.auth.tokenFile;
+  if (c.auth.method === 'approle') return c.auth.secretIdFile;
+  return undefined;
+}
+
+function ignoredBecause(sig: ControlSignal): string {
+  if (sig === 'SIGUSR1') return 'the Node.js inspector is never opened';
+  if (sig === 'SIGUSR2') return 'only -dev rotates its key on SIGUSR2';
+  return 'no credential file is configured (-token-file, -approle-secret-id-file)';
 }
 
 /** Stops the checks, lets in-flight calls finish, removes the socket. */
@@ -272,6 +294,7 @@ function startupFields(c: PluginConfig): Record<string, unknown> {
     debug: c.debug,
     'vault-address': c.vault.address,
     'vault-namespace': c.vault.namespace ?? '',
+    'vault-redirect-origins': (c.vault.redirectOrigins ?? []).join(','),
     'vault-ca-cert': c.vault.caCertFile ?? '',
     'transit-mount': c.transitMount,
     'transit-key': c.transitKey,

@@ -147,10 +147,15 @@ describe('Vault transit adapter over HTTP', () => {
     const active = await startVaultTestServer();
     try {
       vault.addFault({ path: 'transit/encrypt', kind: 'redirect', location: active.url, count: 1 });
-      http.setToken(active.kmsToken);
-      const [e] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
+      // The active node is another origin: followed only because it is listed (-vault-redirect-origins).
+      const redirected: string[] = [];
+      const standby = new VaultHttpClient(settings({ redirectOrigins: [new URL(active.url).origin] }), clock, undefined, undefined, (_from, to) => redirected.push(to));
+      standby.setToken(active.kmsToken);
+      const [e] = await new VaultTransitAdapter(standby, 'transit', 'kms').encrypt([{ plaintext: Buffer.from('x') }], ctx());
+      await standby.close();
       assert.ok(e.ok);
       assert.equal(active.stats()['transit.encrypt'], 1);
+      assert.deepEqual(redirected, [new URL(active.url).origin], 'the followed redirect is reported once');
     } finally {
       await active.close();
     }

@@ -31,18 +31,28 @@ export function tempSocketDir(): string {
   return mkdtempSync(join(tmpdir(), 'kms-e2e-'));
 }
 
+export interface LaunchOptions {
+  /** Command and arguments the plugin command is appended to, e.g. ['prlimit', '--nofile=400:400', '--']. */
+  readonly launcher?: readonly string[];
+  /** Run as this user and group (the test must run as root). */
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
 export class PluginProcess {
   readonly stdout: string[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  constructor(args: readonly string[], env: Record<string, string | undefined> = {}, cwd = REPO_ROOT, command = pluginCommand()) {
-    const { cmd, prefix } = command;
+  constructor(args: readonly string[], env: Record<string, string | undefined> = {}, cwd = REPO_ROOT, command = pluginCommand(), launch: LaunchOptions = {}) {
+    // A launcher (e.g. prlimit) runs the plugin with exec, so the child's pid is the plugin's.
+    const cmd = launch.launcher ? launch.launcher[0] : command.cmd;
+    const prefix = launch.launcher ? [...launch.launcher.slice(1), command.cmd, ...command.prefix] : command.prefix;
     for (const a of args) if (/^-+(token|approle-secret-id)=/.test(a)) captureSecret(a.slice(a.indexOf('=') + 1));
     for (const [k, v] of Object.entries(env)) if (/TOKEN$|SECRET_ID$/.test(k)) captureSecret(v);
     const baseEnv: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME };
-    this.child = spawn(cmd, [...prefix, ...args], { env: { ...baseEnv, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(cmd, [...prefix, ...args], { env: { ...baseEnv, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'], uid: launch.uid, gid: launch.gid });
     const collect = (into: string[]) => {
       let partial = '';
       return (chunk: Buffer) => {

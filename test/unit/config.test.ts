@@ -115,7 +115,7 @@ describe('configuration', () => {
     ['port out of range', [...TOKEN_ARGS, '-health-port=70000'], {}, /-health-port/],
     ['bad vault url', ['-vault-address=vault.server.de', '-auth-method=token', '-token=x'], {}, /-vault-address/],
     ['unknown flag', [...TOKEN_ARGS, '-no-such-flag=1'], {}, /no-such-flag/],
-    ['positional argument', [...TOKEN_ARGS, 'stray'], {}, /unexpected argument "stray"/],
+    ['positional argument', [...TOKEN_ARGS, 'stray'], {}, /unexpected argument at position 4 \(value not shown\)/],
     ['missing flag value', [...TOKEN_ARGS, '-transit-key'], {}, /transit-key/],
     ['bad transit key', [...TOKEN_ARGS, '-transit-key=a/b'], {}, /-transit-key/],
     ['bad VAULT_SKIP_VERIFY', TOKEN_ARGS, { VAULT_SKIP_VERIFY: 'maybe' }, /VAULT_SKIP_VERIFY/],

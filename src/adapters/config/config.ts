@@ -17,6 +17,8 @@ export interface VaultClientSettings {
   /** Retries after the first attempt (VAULT_MAX_RETRIES), default 2. */
   readonly maxRetries: number;
   readonly proxy?: { readonly httpProxy?: string; readonly httpsProxy?: string; readonly noProxy?: string };
+  /** Origins besides -vault-address's own that a redirect may lead to (-vault-redirect-origins). */
+  readonly redirectOrigins?: readonly string[];
 }
 
 export interface ListenAddress {

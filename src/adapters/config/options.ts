@@ -22,6 +22,7 @@ export interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'vault-address', envs: ['VAULT_KMS_VAULT_ADDR', 'VAULT_ADDR'], type: 'string', group: 'Vault server', description: 'Vault/OpenBao API address, e.g. https://vault.example.com:8200 (required unless -dev)' },
   { flag: 'vault-namespace', envs: ['VAULT_KMS_VAULT_NAMESPACE', 'VAULT_NAMESPACE'], type: 'string', group: 'Vault server', description: 'Vault Enterprise / OpenBao namespace, sent as X-Vault-Namespace' },
+  { flag: 'vault-redirect-origins', envs: ['VAULT_KMS_VAULT_REDIRECT_ORIGINS'], type: 'string', group: 'Vault server', description: 'comma-separated origins (https://vault-1:8200) a Vault redirect may lead to, e.g. the active node from a standby; redirects to any other origin are refused' },
   { flag: 'vault-ca-cert', envs: ['VAULT_KMS_VAULT_CACERT', 'VAULT_CACERT'], type: 'string', group: 'Vault server', description: 'PEM file with the CA that issued the Vault server certificate' },
   { flag: 'transit-mount', envs: ['VAULT_KMS_TRANSIT_MOUNT'], type: 'string', default: 'transit', group: 'Transit', description: 'mount path of the Transit secrets engine' },
   { flag: 'transit-key', envs: ['VAULT_KMS_TRANSIT_KEY'], type: 'string', default: 'kms', group: 'Transit', description: 'name of the Transit key that wraps the data keys' },
@@ -35,7 +36,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'token-refresh-interval', envs: ['VAULT_KMS_TOKEN_REFRESH_INTERVAL'], type: 'duration', default: '60s', group: 'Token renewal', description: 'how often the token TTL is checked (Go duration, e.g. 60s, 5m)' },
   { flag: 'token-renewal', envs: ['VAULT_KMS_TOKEN_RENEWAL', 'VAULT_KMS_TOKEN_RENEWAL_SECONDS'], type: 'integer', default: '3600', group: 'Token renewal', description: 'increment in seconds requested when renewing the token' },
   { flag: 'socket', envs: ['VAULT_KMS_SOCKET'], type: 'string', default: 'unix:///opt/kms/vaultkms.socket', group: 'Socket', description: 'unix:// URL of the socket kube-apiserver connects to' },
-  { flag: 'force-socket-overwrite', envs: ['FORCE_SOCKET_OVERWRITE', 'VAULT_KMS_FORCE_SOCKET_OVERWRITE'], type: 'boolean', default: 'false', group: 'Socket', description: 'replace a regular file, symlink or empty directory found at the socket path (a stale socket is always replaced)' },
+  { flag: 'force-socket-overwrite', envs: ['FORCE_SOCKET_OVERWRITE', 'VAULT_KMS_FORCE_SOCKET_OVERWRITE'], type: 'boolean', default: 'false', group: 'Socket', description: 'replace a regular file or symlink found at the socket path (a stale socket is always replaced; directories, FIFOs and devices never are)' },
   { flag: 'socket-mode', envs: ['VAULT_KMS_SOCKET_MODE'], type: 'string', default: '0600', group: 'Socket', description: 'octal permissions of the socket file; 0660 grants the group access' },
   { flag: 'debug', envs: ['VAULT_KMS_DEBUG'], type: 'boolean', default: 'false', group: 'General', description: 'log every request at debug level' },
   { flag: 'health-port', envs: ['VAULT_KMS_HEALTH_PORT'], type: 'string', default: ':8080', group: 'General', description: 'address of the /live, /health and /metrics endpoints: :8080, 8080 or 127.0.0.1:8080' },

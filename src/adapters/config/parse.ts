@@ -20,7 +20,9 @@ const DEV_SOCKET = 'unix://.dev/vaultkms.socket';
 export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
   const { tokens, positional } = normalizeGoArgs(argv);
   if (positional.length > 0) {
-    throw new ConfigError(`unexpected argument "${positional[0]}": options are given as -name=value`);
+    // Never echoed: `-token= s.SECRET` makes the secret a stray argument, and stderr ends up in the container log.
+    const at = argv.length - positional.length + 1;
+    throw new ConfigError(`unexpected argument at position ${at} (value not shown): options are given as -name=value, with no space after "="`);
   }
   const parser = buildParser(tokens);
   let parsed: Record<string, unknown>;
@@ -115,10 +117,15 @@ function buildConfig(raw: Map<string, { value: string; source: string }>, env: E
   if (!enableV1 && !enableV2) fail('disable-v2', 'at least one KMS API version must be enabled (both -disable-v1 and -disable-v2 are set)');
 
   const socketUrl = raw.has('socket') ? (str('socket') ?? '') : dev ? DEV_SOCKET : (spec('socket').default as string);
+  if (/^unix:\/\/\/?@/i.test(socketUrl.trim())) {
+    fail('socket', 'abstract sockets (unix://@name) are not supported: they have no file permissions, so any process in the network namespace could connect');
+  }
   const socket = parseSocketUrl(socketUrl) ?? fail('socket', `"${socketUrl}" is not a unix socket URL such as unix:///opt/kms/vaultkms.socket`);
   const healthText = text('health-port');
   const health = parseListenAddress(healthText) ?? fail('health-port', `"${healthText}" is not a port or host:port`);
   const socketMode = parseFileMode(text('socket-mode')) ?? fail('socket-mode', 'must be an octal mode such as 0600 or 0660');
+  // Connecting needs write permission: "other" write would let every local user use the Transit key.
+  if (socketMode & 0o002) fail('socket-mode', `0${socketMode.toString(8)} lets every local user connect; use 0600, or 0660 with a group`);
   const renewalText = text('token-renewal');
   const tokenRenewalSeconds = parseInteger(renewalText) ?? fail('token-renewal', `"${renewalText}" is not a whole number of seconds`);
   if (tokenRenewalSeconds <= 0) fail('token-renewal', 'must be a positive number of seconds');
@@ -206,7 +213,19 @@ function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
   const url = z.string().url().safeParse(address);
   const scheme = url.success ? new URL(address).protocol : '';
   if (!url.success || !['http:', 'https:', 'unix:'].includes(scheme)) {
-    return fail('vault-address', `"${address}" is not an http://, https:// or unix:// URL`);
+    return fail('vault-address', `"${withoutUserInfo(address)}" is not an http://, https:// or unix:// URL`);
+  }
+  // Vault never uses URL credentials; refusing them keeps a password out of every log line and error.
+  const parsedUrl = new URL(address);
+  if (parsedUrl.username !== '' || parsedUrl.password !== '') {
+    return fail('vault-address', `"${withoutUserInfo(address)}" carries user-info (user:password@); Vault does not use it, remove it`);
+  }
+  const redirectOrigins = (str('vault-redirect-origins') ?? '').split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const o of redirectOrigins) {
+    const u = z.string().url().safeParse(o);
+    if (!u.success || !['http:', 'https:'].includes(new URL(o).protocol) || new URL(o).origin !== o.replace(/\/+$/, '')) {
+      return fail('vault-redirect-origins', `"${withoutUserInfo(o)}" is not an origin such as https://vault-1.example.com:8200`);
+    }
   }
   const envText = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : (env[name] as string));
   const envFail = (name: string, why: string): never => {
@@ -250,7 +269,13 @@ function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
       httpsProxy: envText('HTTPS_PROXY') ?? envText('https_proxy'),
       noProxy: envText('NO_PROXY') ?? envText('no_proxy'),
     },
+    redirectOrigins: redirectOrigins.map((o) => new URL(o).origin),
   };
+}
+
+/** The address as it may be printed: "scheme://user:pass@host" loses "user:pass@", also in text that is no URL. */
+export function withoutUserInfo(address: string): string {
+  return address.replace(/(^|\/\/|\s)[^\s/@]*@/g, '$1');
 }
 
 function devVaultSettings(): VaultClientSettings {

@@ -5,6 +5,13 @@ import type { LoggerPort } from '../../ports/logger.port';
 import { KMS_V1_SERVICE, KMS_V2_SERVICE, type KmsV1Handlers, type KmsV2Handlers } from './kms-messages';
 import { bindPathFor, claimSocket, grpcAddressOf, prepareSocketPath, releaseSocket, type OwnedSocket, type SocketLocation } from './socket-file';
 
+/**
+ * Calls one connection may have open at once: above the 200 concurrent Decrypts of a kube-apiserver cold start (so
+ * identical ones still share one Vault request), low enough that one connection cannot flood memory with 256 KiB
+ * messages. See in-flight-limit.ts for the process-wide bound.
+ */
+export const MAX_CONCURRENT_STREAMS = 256;
+
 export interface KmsGrpcServerOptions {
   readonly socket: SocketLocation;
   readonly socketMode: number;
@@ -34,6 +41,8 @@ export class KmsGrpcServer {
     const server = new Server({
       'grpc.max_receive_message_length': LIMITS.maxGrpcMessageBytes,
       'grpc.max_send_message_length': LIMITS.maxGrpcMessageBytes,
+      // Per connection; beyond it the client waits (kube-apiserver's grpc-go client queues the call).
+      'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
     });
     if (this.opts.v2) server.addService(KMS_V2_SERVICE, this.opts.v2);
     if (this.opts.v1) server.addService(KMS_V1_SERVICE, this.opts.v1);

@@ -1,5 +1,6 @@
 import type { MethodDefinition, ServiceDefinition, handleUnaryCall } from '@grpc/grpc-js';
 import { v1beta1, v2 } from './generated/kms-proto';
+import { checkWireTypes } from './wire-types';
 
 /**
  * The KMS services over the code protobufjs generates from proto/
@@ -38,6 +39,7 @@ function method<Req, ReqI, Res, ResI>(
     // grpc-js declares one request type for both sides; the server side decodes to the generated class.
     requestDeserialize: (buf: Buffer): ReqI => {
       try {
+        checkWireTypes(name, buf);
         return request.decode(buf) as unknown as ReqI;
       } catch {
         return new MalformedRequest(`request is not a valid ${name} message`) as unknown as ReqI;

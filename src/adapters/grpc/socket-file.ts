@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, rename, rmdir, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rename, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { LoggerPort } from '../../ports/logger.port';
@@ -12,10 +12,14 @@ export interface SocketLocation {
 
 /**
  * Everything about the socket's file-system entry. Rules:
- *  - a socket nobody listens on (left by a crash) is ours to replace;
- *  - a live listener means another instance: refuse;
- *  - a regular file, symlink or directory is never removed unless the operator
- *    said -force-socket-overwrite (and a non-empty directory never is);
+ *  - a socket that refuses connections (ECONNREFUSED: left by a crash) is ours
+ *    to replace; any other answer (a listener, EACCES on another user's
+ *    socket, a timeout) means it is not ours: refuse;
+ *  - a regular file or symlink is removed only if the operator said
+ *    -force-socket-overwrite; a directory, FIFO or device node never is;
+ *  - the directory we create is 0700; a parent directory that is a symlink,
+ *    or that anyone may write without the sticky bit, is refused (someone else
+ *    could swap our socket); a group-writable one is accepted with a warning;
  *  - on shutdown we remove the socket only if it is still the one we created.
  */
 export class SocketFileError extends Error {}
@@ -42,32 +46,48 @@ export function grpcAddressOf(loc: SocketLocation, bindPath: string): string {
 export async function prepareSocketPath(loc: SocketLocation, force: boolean, log: LoggerPort): Promise<void> {
   if (loc.abstract) return;
   const path = resolve(loc.path);
-  await mkdir(dirname(path), { recursive: true, mode: 0o750 });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await checkParentDirectory(dirname(path), log);
   const st = await lstat(path).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw e;
   });
   if (!st) return;
   if (st.isSocket()) {
-    if (await someoneListens(path)) {
+    const probe = await probeSocket(path);
+    if (probe === 'listening') {
       throw new SocketFileError(`another process is listening on ${path}; is another vault-kubernetes-kms instance running?`);
+    }
+    if (probe !== 'ECONNREFUSED') {
+      throw new SocketFileError(`cannot tell whether the socket at ${path} is stale (connecting gave ${probe}); it may belong to another user or process, so it is kept: remove it yourself if it is stale`);
     }
     await unlink(path);
     log.info('removed stale socket left by a previous run', { socket: path });
     return;
   }
-  const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'regular file' : 'special file';
+  const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'regular file' : st.isFIFO() ? 'FIFO' : 'device node or other special file';
+  if (!st.isSymbolicLink() && !st.isFile()) {
+    throw new SocketFileError(`refusing to replace the ${kind} at ${path}, even with -force-socket-overwrite (it only replaces a regular file or a symlink)`);
+  }
   if (!force) {
     throw new SocketFileError(`refusing to replace the ${kind} at ${path}; remove it or pass -force-socket-overwrite (FORCE_SOCKET_OVERWRITE)`);
   }
-  if (st.isDirectory()) {
-    await rmdir(path).catch(() => {
-      throw new SocketFileError(`refusing to delete the non-empty directory at ${path}, even with -force-socket-overwrite`);
-    });
-  } else {
-    await unlink(path);
+  await unlink(path);
+  log.warn(`removed the existing ${kind} at the socket path (-force-socket-overwrite)`, { socket: path, kind });
+}
+
+async function checkParentDirectory(dir: string, log: LoggerPort): Promise<void> {
+  const st = await lstat(dir);
+  if (st.isSymbolicLink()) {
+    throw new SocketFileError(`the socket's directory ${dir} is a symlink; give the real directory in -socket`);
   }
-  log.warn('removed existing file at the socket path (-force-socket-overwrite)', { socket: path, kind });
+  const mode = `0${(st.mode & 0o7777).toString(8)}`;
+  if (st.mode & 0o002 && !(st.mode & 0o1000)) {
+    throw new SocketFileError(`the socket's directory ${dir} is writable by every user (mode ${mode}): anyone could replace the socket; use a directory of its own, mode 0700`);
+  }
+  if (st.mode & 0o022) {
+    log.warn("the socket's directory is writable by other users; a directory of its own with mode 0700 is safer", { directory: dir, mode });
+  }
 }
 
 /** After bind: set the mode, move the socket into place, remember which inode is ours. */
@@ -89,15 +109,16 @@ export async function releaseSocket(owned: OwnedSocket, log: LoggerPort): Promis
   }
 }
 
-function someoneListens(path: string): Promise<boolean> {
+/** 'listening', or the error code connecting gave ('ECONNREFUSED' means nobody listens). */
+function probeSocket(path: string): Promise<string> {
   return new Promise((resolvePromise) => {
     const s = connect({ path });
-    const done = (v: boolean) => {
+    const done = (v: string) => {
       s.destroy();
       resolvePromise(v);
     };
-    s.setTimeout(1000, () => done(true));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
+    s.setTimeout(1000, () => done('listening'));
+    s.once('connect', () => done('listening'));
+    s.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? 'an error'));
   });
 }

@@ -1,10 +1,14 @@
-import type { ServerUnaryCall, handleUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, status, type ServerUnaryCall, type handleUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../domain/model/call-context';
 import { KmsError, asKmsError } from '../../domain/model/errors';
 import type { LoggerPort } from '../../ports/logger.port';
 import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../ports/metrics.port';
 import { toServiceError } from './grpc-status';
 import { MalformedRequest } from './kms-messages';
+import { InFlightLimit, requestBytes, truncateUid } from './in-flight-limit';
+
+/** One bound for the whole process: every service and version shares the plugin's memory. */
+const IN_FLIGHT = new InFlightLimit();
 
 export interface CallDeps {
   readonly log: LoggerPort;
@@ -28,6 +32,12 @@ export function unary<Req, Res>(
   doesIo = true,
 ): handleUnaryCall<Req | MalformedRequest, Res> {
   return (call: ServerUnaryCall<Req | MalformedRequest, Res>, callback: sendUnaryData<Res>): void => {
+    const held = doesIo ? requestBytes(call.request) : 0;
+    if (doesIo && !IN_FLIGHT.tryAcquire(held)) {
+      if (IN_FLIGHT.shouldReport(Date.now())) deps.log.warn('too much work in flight; answering RESOURCE_EXHAUSTED until some finishes', { api_version: api, operation: op });
+      callback({ code: status.RESOURCE_EXHAUSTED, details: 'the plugin has too many requests in flight; retry later', metadata: new Metadata() });
+      return;
+    }
     const started = process.hrtime.bigint();
     const abort = doesIo ? new AbortController() : undefined;
     const deadline = deadlineOf(call.getDeadline());
@@ -35,13 +45,14 @@ export function unary<Req, Res>(
     const onCancel = () => abort?.abort(callerCancelled());
     if (abort) call.once('cancelled', onCancel);
     const finish = (err: KmsError | undefined, res?: Res) => {
+      if (doesIo) IN_FLIGHT.release(held);
       if (timer) clearTimeout(timer);
       if (abort) call.removeListener('cancelled', onCancel);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const durationMs = Math.round(seconds * 1e5) / 100; // 0.01 ms: no float noise in the log
       deps.metrics.kmsRequest(api, op, err ? err.kind : 'success', seconds);
       const request = call.request;
-      const uid = request instanceof MalformedRequest ? '' : uidOf(request);
+      const uid = request instanceof MalformedRequest ? '' : truncateUid(uidOf(request));
       if (err) {
         deps.log.warn(`${api} ${op} failed`, { api_version: api, operation: op, uid, error_kind: err.kind, error: err.message, duration_ms: durationMs });
         callback(toServiceError(err));

@@ -8,6 +8,17 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+/**
+ * The health port is plain HTTP on every interface by default (as in the Go
+ * plugin): anyone who reaches the node can open connections to it. Probes and
+ * one scraper need a handful; everything else waits at most a few seconds
+ * (checked every second) and is dropped.
+ */
+export const MAX_HEALTH_CONNECTIONS = 32;
+const HEADERS_TIMEOUT_MS = 3000;
+const REQUEST_TIMEOUT_MS = 5000;
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+
 export interface HealthSources {
   /** The process and its gRPC server are serving. No Vault call. */
   live(): boolean;
@@ -28,10 +39,13 @@ export class HealthHttpServer {
   constructor(private readonly address: ListenAddress, private readonly sources: HealthSources) {}
 
   async start(): Promise<AddressInfo> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 5000;
-    server.headersTimeout = 3000;
-    server.requestTimeout = 5000;
+    const server = createServer(
+      { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+      (req, res) => void this.handle(req, res),
+    );
+    // Connections beyond the bound are closed as soon as they are accepted, so a flood of
+    // slow clients holds at most this many file descriptors, never the ones gRPC needs.
+    server.maxConnections = MAX_HEALTH_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: this.address.host || undefined, port: this.address.port }, () => {

@@ -7,16 +7,41 @@
 const SECRET_FIELD = /token|secret|password|plaintext|private.?key|authorization/i;
 const MASK = '[redacted]';
 const MIN_SECRET_LENGTH = 4;
+/**
+ * How many secrets are remembered: the most recently registered ones. Every
+ * login registers the credential it used and the token it got again, so the
+ * ones in use are always among them, while tokens issued long ago (and long
+ * expired) are forgotten instead of accumulating for the life of the process.
+ */
+export const MAX_REMEMBERED_SECRETS = 64;
 
 export class SecretRedactor {
+  /** Insertion order is recency order: re-registering moves a secret to the end. */
   private readonly values = new Set<string>();
+  private readonly pinned = new Set<string>();
+
+  constructor(private readonly capacity = MAX_REMEMBERED_SECRETS) {}
 
   register(secret: string | undefined): void {
-    if (secret && secret.length >= MIN_SECRET_LENGTH) this.values.add(secret);
+    if (!secret || secret.length < MIN_SECRET_LENGTH) return;
+    this.values.delete(secret);
+    this.values.add(secret);
+    if (this.values.size > this.capacity) this.values.delete(this.values.values().next().value as string);
+  }
+
+  /** A secret from the configuration: remembered for the life of the process (there are at most two). */
+  pin(secret: string | undefined): void {
+    if (secret && secret.length >= MIN_SECRET_LENGTH) this.pinned.add(secret);
+  }
+
+  /** How many secrets are remembered (bounded by the capacity plus the pinned ones). */
+  get size(): number {
+    return this.values.size + this.pinned.size;
   }
 
   redactText(text: string): string {
     let out = text;
+    for (const v of this.pinned) if (out.includes(v)) out = out.split(v).join(MASK);
     for (const v of this.values) if (out.includes(v)) out = out.split(v).join(MASK);
     return out;
   }

@@ -21,6 +21,25 @@ export interface RequestOptions {
 /** Sees every HTTP attempt: a closed-set operation name, "2xx"/"4xx"/"5xx"/"error", seconds. */
 export type VaultRequestObserver = (operation: string, outcome: string, seconds: number) => void;
 
+/**
+ * How much of a Vault answer is read: this much plus twice the size of what
+ * was sent. A Transit answer is about the size of its request (ciphertext in,
+ * base64 plaintext out, or the reverse), and every other answer (token
+ * lookup, key metadata) is a few KiB; so a batch of 128 of kube-apiserver's
+ * 32-byte data keys (about 16 KiB) stays far below the limit and even the
+ * largest allowed batch (128 plaintexts of 64 KiB) fits. A hostile or broken
+ * server sending more fails that request instead of growing the process
+ * toward its memory limit.
+ */
+export const MAX_VAULT_RESPONSE_BASE_BYTES = 1024 * 1024;
+
+export function maxResponseBytes(requestBytes: number): number {
+  return MAX_VAULT_RESPONSE_BASE_BYTES + 2 * requestBytes;
+}
+
+/** Sees each redirect the client follows (logged once per target origin by the caller). */
+export type RedirectObserver = (from: string, to: string) => void;
+
 const MAX_BACKOFF_MS = 1000;
 const BASE_BACKOFF_MS = 50;
 /** Do not start an attempt with less time than this left: it could not finish. */
@@ -30,26 +49,33 @@ const MIN_ATTEMPT_MS = 5;
  * HTTP to Vault over one keep-alive connection pool (undici). Retries what
  * Vault's own client retries (412, 429, 5xx but 501, connection errors) with
  * jittered exponential backoff, but only while the caller's deadline allows,
- * and honours Retry-After when it fits. Follows one 307/302/301 redirect
- * (standby → active), never from https to http.
+ * and honours Retry-After when it fits. Follows one 301/302/307/308 redirect
+ * (standby → active) only within -vault-address's own origin or to an origin
+ * listed in -vault-redirect-origins, never from https to http: the redirected
+ * request carries the token, and may carry a secret ID or a data key.
  */
 export class VaultHttpClient {
   private readonly agent: Dispatcher;
   private readonly origin: string;
   private readonly socketPath: string | undefined;
   private token: string | undefined;
+  private readonly allowedOrigins: ReadonlySet<string>;
+  /** Origins a redirect has led to; each is reported once. Bounded by allowedOrigins. */
+  private readonly reportedRedirects = new Set<string>();
 
   constructor(
     private readonly settings: VaultClientSettings,
     private readonly clock: ClockPort,
     private readonly onSecret: (secret: string) => void = () => {},
     private readonly observe: VaultRequestObserver = () => {},
+    private readonly onRedirect: RedirectObserver = () => {},
   ) {
     const url = new URL(settings.address);
     this.socketPath = url.protocol === 'unix:' ? url.pathname : undefined;
     this.origin = this.socketPath ? 'http://localhost' : url.origin;
     const basePath = this.socketPath ? '' : url.pathname.replace(/\/+$/, '');
     this.basePath = basePath;
+    this.allowedOrigins = new Set([this.origin, ...(settings.redirectOrigins ?? [])]);
     this.agent = this.socketPath
       ? new Agent({ connections: 64, keepAliveTimeout: 30_000, connect: { socketPath: this.socketPath } })
       : dispatcherFor(url, settings);
@@ -137,16 +163,23 @@ export class VaultHttpClient {
         const res: Dispatcher.ResponseData = await this.agent.request({ origin, path: fullPath, method, headers, body: payload ?? null, signal });
         const location = res.headers.location;
         if ([301, 302, 307, 308].includes(res.statusCode) && typeof location === 'string' && hop === 0) {
-          await res.body.dump();
+          await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
           const target = new URL(location, origin);
           if (origin.startsWith('https:') && target.protocol !== 'https:') {
             throw new KmsError('unavailable', 'Vault redirected from https to http; refusing to follow');
+          }
+          if (!this.allowedOrigins.has(target.origin)) {
+            throw new KmsError('unavailable', `Vault redirected to ${target.origin}, which is not -vault-address's origin nor listed in -vault-redirect-origins; refusing to send the token there`);
+          }
+          if (target.origin !== origin && !this.reportedRedirects.has(target.origin)) {
+            this.reportedRedirects.add(target.origin);
+            this.onRedirect(origin, target.origin);
           }
           origin = target.origin;
           fullPath = target.pathname + target.search;
           continue;
         }
-        const text = await res.body.text();
+        const text = await readLimited(res.body, maxResponseBytes(payload === undefined ? 0 : Buffer.byteLength(payload)));
         const retryAfter = Number(res.headers['retry-after']);
         return { status: res.statusCode, body: parseJson(text, res.statusCode), retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined };
       }
@@ -171,6 +204,21 @@ function operationOf(path: string): string {
   if (path.endsWith('renew-self')) return 'token_renew_self';
   if (path.endsWith('/login')) return 'login';
   return 'other';
+}
+
+/** The body as text, or an error once it grows past `limit` bytes (the connection is then discarded). */
+async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      body.destroy();
+      throw new KmsError('internal', `Vault's answer is larger than ${limit} bytes; refusing to read it (a broken or hostile server, or something between)`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
 }
 
 function parseJson(text: string, status: number): unknown {

@@ -12,6 +12,8 @@ export interface VaultClientSettings {
   readonly timeoutMs: number;
   /** Retries after the first attempt (VAULT_MAX_RETRIES), default 2. */
   readonly maxRetries: number;
+  /** Origins besides -vault-address's own that a redirect may lead to (-vault-redirect-origins). */
+  readonly redirectOrigins?: readonly string[];
   /** HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case), as Vault's Go client reads them. */
   readonly proxy?: ProxySettings;
 }

@@ -1,0 +1,417 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Metadata, credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { KmsTestClient } from '../support/kms-client';
+import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
+import { PluginFixture } from '../support/plugin-fixture';
+import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
+import { vaultApi } from '../support/vault-admin';
+import { HostileHttpServer, streamHugeBody } from '../support/hostile-http';
+
+/**
+ * Attacks from the security review (issue 10), each against the built CLI (or,
+ * with KMS_PLUGIN_BIN, the packaged artifact) as a separate process.
+ */
+const plugins = new PluginFixture();
+let vault: VaultTestServer;
+before(async () => {
+  vault = await startVaultTestServer();
+});
+after(async () => {
+  await plugins.stopAll();
+  await vault.close();
+});
+
+async function startDev(extra: string[] = [], launch = {}) {
+  const dir = tempSocketDir();
+  const socket = join(dir, 'vaultkms.socket');
+  const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', ...extra], {}, undefined, undefined, launch));
+  await p.waitForSocket(socket);
+  return { p, socket, dir };
+}
+
+/** TCP ports the process itself listens on: its socket fds matched against the kernel's LISTEN table. */
+function listeningTcpPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // the fd closed meanwhile
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === '0A' && inodes.has(f[9])) ports.push(parseInt(f[1].split(':')[1], 16));
+    }
+  }
+  return ports;
+}
+
+function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
+  it('SIGUSR1 never opens the inspector: no new listening port, no "Debugger listening", process alive and serving', async () => {
+    const { p, socket } = await startDev();
+    const port = await p.healthPort();
+    const pid = p.pid as number;
+    assert.deepEqual(listeningTcpPorts(pid), [port]);
+    p.signal('SIGUSR1');
+    await p.waitForLog((l) => l.message === 'SIGUSR1 ignored');
+    await sleep(300);
+    assert.ok(isAlive(pid));
+    assert.deepEqual(listeningTcpPorts(pid), [port], 'only the health port listens; no inspector on 9229');
+    assert.doesNotMatch(p.stderr.join('\n'), /Debugger listening/);
+    const c = new KmsTestClient(socket);
+    assert.equal((await c.status()).version, 'v2');
+    c.close();
+  });
+
+  it('SIGTERM right after the socket appears exits 0 and removes the socket (no default-action death)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const dir = tempSocketDir();
+      const socket = join(dir, 'vaultkms.socket');
+      const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']));
+      await p.waitForSocket(socket, 20_000);
+      p.signal('SIGTERM');
+      assert.equal(await p.exited, 0, p.stderr.join('\n'));
+      assert.equal(existsSync(socket), false);
+    }
+  });
+
+  it('SIGTERM as soon as start-up logs its first line is honoured once start-up is done: exit 0, socket removed', async () => {
+    const dir = tempSocketDir();
+    const socket = join(dir, 'vaultkms.socket');
+    const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']));
+    await p.waitForLog((l) => l.message === 'starting kms plugin');
+    p.signal('SIGTERM');
+    assert.equal(await p.exited, 0, p.stderr.join('\n'));
+    assert.equal(existsSync(socket), false);
+  });
+
+  it('SIGUSR2 and SIGHUP outside dev mode, without credential files, are logged and ignored; the socket stays', async () => {
+    const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`]);
+    for (const sig of ['SIGUSR2', 'SIGHUP'] as const) {
+      p.signal(sig);
+      await p.waitForLog((l) => l.message === `${sig} ignored`);
+    }
+    assert.ok(isAlive(p.pid as number));
+    assert.ok(lstatSync(socket).isSocket());
+    const c = new KmsTestClient(socket);
+    assert.equal((await c.status()).healthz, 'ok');
+    c.close();
+  });
+
+  it('SIGHUP reads the token file again and logs in at once (token refresh interval 1h)', async () => {
+    const dir = tempSocketDir();
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, vault.kmsToken, { mode: 0o600 });
+    const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token-file=${tokenFile}`, '-token-refresh-interval=1h']);
+    const logins = () => p.logs().filter((l) => l.message === 'authenticated to Vault').length;
+    assert.equal(logins(), 1);
+    const second = vault.createToken({ ttl: 3600, policies: ['kms'], orphan: true });
+    writeFileSync(tokenFile, second.token);
+    p.signal('SIGHUP');
+    await p.waitForLog((l) => l.message === 'SIGHUP: reading the credential file again and logging in');
+    await eventually(async () => logins(), (n) => n === 2);
+    // The old token is gone: requests work with the one read from the file.
+    assert.equal((await vaultApi(vault, 'POST', 'auth/token/revoke', { token: vault.kmsToken })).status, 204);
+    const c = new KmsTestClient(socket);
+    const enc = await c.encrypt(Buffer.alloc(32, 9));
+    assert.match(enc.ciphertext.toString(), /^vault:v1:/);
+    assert.equal(p.logs().filter((l) => l.message === 'Vault rejected the token on a request, logging in again').length, 0);
+    c.close();
+    assert.ok(lstatSync(socket).isSocket());
+  });
+});
+
+describe('command line and configuration (issue 10 items 8, 9, 10, 11)', () => {
+  const refused = async (args: string[], env: Record<string, string>, pattern: RegExp, secret?: string) => {
+    const dir = tempSocketDir();
+    const p = new PluginProcess([...args, `-socket=unix://${join(dir, 'never.socket')}`], env);
+    assert.equal(await p.exited, 2);
+    const out = [...p.stdout, ...p.stderr].join('\n');
+    assert.match(out, pattern);
+    if (secret) assert.ok(!out.includes(secret), `output echoes ${secret}: ${out}`);
+  };
+
+  it('never echoes a stray argument (`-token= s.SECRET`)', async () => {
+    const secret = `s.${randomBytes(12).toString('hex')}`;
+    await refused(['-vault-address=https://vault:8200', '-auth-method=token', '-token=', secret], {}, /unexpected argument at position 4 \(value not shown\)/, secret);
+  });
+
+  it('refuses user-info in the Vault address, from a flag or VAULT_ADDR, without printing the password', async () => {
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    await refused([`-vault-address=http://admin:${password}@127.0.0.1:8200`, '-auth-method=token', '-token=abcdef'], {}, /-vault-address \(VAULT_KMS_VAULT_ADDR, VAULT_ADDR\).*user-info/, password);
+    await refused(['-auth-method=token', '-token=abcdef'], { VAULT_ADDR: `https://admin:${password}@vault:8200` }, /"https:\/\/vault:8200" carries user-info/, password);
+    await refused([`-vault-address=not a url admin:${password}@x`, '-auth-method=token', '-token=abcdef'], {}, /-vault-address/, password);
+  });
+
+  it('refuses an abstract socket (unix://@name) in configuration, exit 2 naming -socket', async () => {
+    const p = new PluginProcess(['-dev', '-socket=unix://@kms-abstract', '-health-port=127.0.0.1:0']);
+    assert.equal(await p.exited, 2);
+    assert.match(p.stderr.join('\n'), /-socket \(VAULT_KMS_SOCKET\).*abstract sockets/);
+  });
+
+  it('refuses a -socket-mode that lets every user connect; 0660 is served as 0660', async () => {
+    for (const mode of ['0666', '0777', '0602']) await refused(['-dev', '-health-port=127.0.0.1:0', `-socket-mode=${mode}`], {}, /-socket-mode \(VAULT_KMS_SOCKET_MODE\).*every local user/);
+    const { socket } = await startDev(['-socket-mode=0660']);
+    assert.equal(statSync(socket).mode & 0o777, 0o660);
+  });
+});
+
+describe('socket file and directory (issue 10 items 6 and 9)', () => {
+  it('creates missing directories 0700', async () => {
+    const base = tempSocketDir();
+    const socket = join(base, 'a', 'b', 'vaultkms.socket');
+    const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']));
+    await p.waitForSocket(socket);
+    assert.equal(statSync(join(base, 'a')).mode & 0o777, 0o700);
+    assert.equal(statSync(join(base, 'a', 'b')).mode & 0o777, 0o700);
+  });
+
+  it('refuses a socket directory that is a symlink, and one anyone may write without the sticky bit', async () => {
+    const base = tempSocketDir();
+    mkdirSync(join(base, 'real'), { mode: 0o700 });
+    symlinkSync(join(base, 'real'), join(base, 'link'));
+    const p = new PluginProcess(['-dev', `-socket=unix://${join(base, 'link', 'vaultkms.socket')}`, '-health-port=127.0.0.1:0']);
+    assert.equal(await p.exited, 1);
+    assert.match(p.stdout.join('\n'), /is a symlink/);
+    assert.deepEqual(readdirSync(join(base, 'real')), []);
+
+    mkdirSync(join(base, 'open'));
+    chmodSync(join(base, 'open'), 0o777);
+    const p2 = new PluginProcess(['-dev', `-socket=unix://${join(base, 'open', 'vaultkms.socket')}`, '-health-port=127.0.0.1:0']);
+    assert.equal(await p2.exited, 1);
+    assert.match(p2.stdout.join('\n'), /writable by every user \(mode 0777\)/);
+  });
+
+  it('warns about a group-writable or sticky world-writable socket directory, and serves', async () => {
+    for (const mode of [0o770, 0o1777]) {
+      const base = tempSocketDir();
+      const dir = join(base, 'shared');
+      mkdirSync(dir);
+      chmodSync(dir, mode);
+      const socket = join(dir, 'vaultkms.socket');
+      const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']));
+      await p.waitForSocket(socket);
+      const w = await p.waitForLog((l) => l.message === "the socket's directory is writable by other users; a directory of its own with mode 0700 is safer");
+      assert.equal(w.mode, `0${mode.toString(8)}`);
+    }
+  });
+
+  it('-force-socket-overwrite never deletes a FIFO, and says what it replaces', async () => {
+    const base = tempSocketDir();
+    const fifo = join(base, 'vaultkms.socket');
+    execFileSync('mkfifo', [fifo]);
+    const p = new PluginProcess(['-dev', `-socket=unix://${fifo}`, '-health-port=127.0.0.1:0', '-force-socket-overwrite']);
+    assert.equal(await p.exited, 1);
+    assert.ok(lstatSync(fifo).isFIFO(), 'the FIFO is still there');
+    assert.match(p.stdout.join('\n'), /refusing to replace the FIFO .* even with -force-socket-overwrite/);
+
+    const file = join(base, 'file.socket');
+    writeFileSync(file, 'x');
+    const p2 = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${file}`, '-health-port=127.0.0.1:0', '-force-socket-overwrite']));
+    const w = await p2.waitForLog((l) => typeof l.message === 'string' && l.message.startsWith('removed the existing regular file'));
+    assert.equal(w.kind, 'regular file');
+  });
+
+  it("keeps another user's live socket: EACCES is not 'stale' (runs as root, plugin as uid 65534)", { skip: process.getuid?.() !== 0 && 'needs root to act as two users' }, async () => {
+    const base = tempSocketDir();
+    chmodSync(base, 0o711);
+    const dir = join(base, 'nobody');
+    mkdirSync(dir, { mode: 0o700 });
+    chownSync(dir, 65534, 65534);
+    const socket = join(dir, 'vaultkms.socket');
+    // root's listener, mode 0600: the plugin (uid 65534) cannot connect, but could unlink it (it owns the directory).
+    const server: Server = createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(socket, r));
+    chmodSync(socket, 0o600);
+    try {
+      const p = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0'], {}, undefined, undefined, { uid: 65534, gid: 65534 });
+      assert.equal(await p.exited, 1, [...p.stdout, ...p.stderr].join('\n'));
+      assert.match(p.stdout.join('\n'), /cannot tell whether the socket at .* is stale \(connecting gave EACCES\)/);
+      assert.ok(lstatSync(socket).isSocket(), 'the socket is still there');
+      await new Promise<void>((resolve, reject) => {
+        const c = connect(socket, () => {
+          c.destroy();
+          resolve();
+        });
+        c.once('error', reject);
+      });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('a hostile Vault (issue 10 item 2)', () => {
+  it('answering every request with a 1 GB body: the plugin stays far below its memory limit, says why, and keeps serving its socket', async () => {
+    const sent: Promise<number>[] = [];
+    const server = await new HostileHttpServer((_req, res) => void sent.push(streamHugeBody(res, 1024 * 1024 * 1024))).start();
+    try {
+      const { p, socket } = await plugins.start([`-vault-address=${server.url}`, '-auth-method=token', `-token=s.${randomBytes(10).toString('hex')}`], { waitHealthy: false });
+      const line = await p.waitForLog((l) => typeof l.error === 'string' && /larger than 1048576 bytes; refusing to read it/.test(l.error), 20_000);
+      assert.ok(line);
+      await eventually(async () => server.requests.length, (n) => n >= 3, 20_000);
+      const peakMiB = rssKiB(p.pid as number, 'VmHWM') / 1024;
+      assert.ok(peakMiB < 150, `peak RSS ${peakMiB.toFixed(0)} MiB`);
+      const perAnswer = await Promise.all(sent.slice(0, 3));
+      assert.ok(perAnswer.every((n) => n < 256 * 1024 * 1024), `the plugin stopped reading each answer early: ${perAnswer.join(', ')} bytes`);
+      const c = new KmsTestClient(socket);
+      const st = await c.status();
+      assert.equal(st.version, 'v2');
+      assert.notEqual(st.healthz, 'ok');
+      c.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('health port exhaustion (issue 10 item 3)', () => {
+  it('420 slow-header connections under a 400 file-descriptor limit do not affect gRPC; /live answers again', async () => {
+    const { p, socket } = await startDev([], { launcher: ['prlimit', '--nofile=400:400', '--'] });
+    const port = await p.healthPort();
+    const slow: Socket[] = [];
+    await Promise.all(
+      Array.from({ length: 420 }, () =>
+        new Promise<void>((resolve) => {
+          const s = connect(port, '127.0.0.1', () => {
+            s.write('GET /live HTTP/1.1\r\nHost: x\r\n'); // never finishes its headers
+            resolve();
+          });
+          s.on('error', () => resolve());
+          slow.push(s);
+        }),
+      ),
+    );
+    try {
+      const c = new KmsTestClient(socket);
+      for (let i = 0; i < 20; i++) {
+        const enc = await c.encrypt(Buffer.alloc(32, i));
+        assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, i));
+      }
+      c.close();
+      const live = await eventually(() => fetch(`http://127.0.0.1:${port}/live`), (r) => r.status === 200, 15_000, 250);
+      assert.equal(live.status, 200);
+      assert.ok(isAlive(p.pid as number));
+    } finally {
+      slow.forEach((s) => s.destroy());
+    }
+  });
+});
+
+describe('gRPC requests (issue 10 items 7 and 11)', () => {
+  it('answers RESOURCE_EXHAUSTED at once beyond the in-flight bound (2,000 Decrypts of 92 KB while Vault hangs); memory stays bounded', async (t) => {
+    vault.reset();
+    const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`]);
+    vault.addFault({ path: 'transit/decrypt', kind: 'hang' });
+    const ciphertext = Buffer.from(`vault:v1:${randomBytes(69_000).toString('base64')}`);
+    assert.ok(ciphertext.length > 90_000 && ciphertext.length < 96 * 1024);
+    // One connection, as kube-apiserver uses. The server allows 256 streams on it; grpc-go waits for a free one
+    // beyond that, so 256 workers model it (grpc-js's own client would overshoot the limit and lose its session).
+    const client = new KmsTestClient(socket);
+    const clients = [client];
+    const codes = new Map<number, number>();
+    const details = new Map<number, string>();
+    const started = Date.now();
+    let firstExhaustedMs = Number.POSITIVE_INFINITY;
+    let next = 0;
+    const worker = async () => {
+      while (next < 2000) {
+        next++;
+        try {
+          await client.decrypt(ciphertext, '1', {}, 6000);
+          codes.set(-1, (codes.get(-1) ?? 0) + 1);
+        } catch (err) {
+          const e = err as ServiceError;
+          codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
+          details.set(e.code, e.details);
+          if (e.code === status.RESOURCE_EXHAUSTED) firstExhaustedMs = Math.min(firstExhaustedMs, Date.now() - started);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 256 }, worker));
+    clients.forEach((c) => c.close());
+    vault.clearFaults();
+    const exhausted = codes.get(status.RESOURCE_EXHAUSTED) ?? 0;
+    const seen = `${JSON.stringify([...codes])} ${JSON.stringify([...details])}`;
+    // 256 calls reach the plugin at once; those beyond 4 MiB of held requests are turned away at once, the held ones
+    // wait for the hanging Vault until their deadline.
+    assert.ok(exhausted > 1000, `most calls answered RESOURCE_EXHAUSTED: ${seen}`);
+    assert.deepEqual([...codes.keys()].filter((c) => c !== status.RESOURCE_EXHAUSTED && c !== status.DEADLINE_EXCEEDED), [], seen);
+    assert.ok(firstExhaustedMs < 6000, 'answered at once, not at the deadline');
+    const peakMiB = rssKiB(p.pid as number, 'VmHWM') / 1024;
+    t.diagnostic(`peak RSS ${peakMiB.toFixed(0)} MiB; ${seen}`);
+    assert.ok(peakMiB < 256, `peak RSS ${peakMiB.toFixed(0)} MiB (the manifests allow 256 MiB): ${seen}`);
+    assert.ok(isAlive(p.pid as number));
+    await p.waitForLog((l) => l.message === 'too much work in flight; answering RESOURCE_EXHAUSTED until some finishes');
+    const c = new KmsTestClient(socket);
+    const enc = await c.encrypt(Buffer.alloc(32, 7));
+    assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, 7));
+    c.close();
+  });
+
+  it('logs at most 64 characters of a 250 KB uid', async () => {
+    const { p, socket } = await startDev();
+    const c = new KmsTestClient(socket);
+    const uid = 'u'.repeat(250_000);
+    await assert.rejects(c.encrypt(Buffer.alloc(0), uid), (e: ServiceError) => e.code === status.INVALID_ARGUMENT);
+    const line = p.stdout.find((l) => l.includes('"v2 encrypt failed"')) ?? (await p.waitForLog((l) => l.message === 'v2 encrypt failed'), p.stdout.find((l) => l.includes('"v2 encrypt failed"')));
+    assert.ok(line && line.length < 2000, `log line of ${line?.length} characters`);
+    assert.match(line as string, /u{64}…\(250000 chars\)/);
+    c.close();
+  });
+
+  it('answers INVALID_ARGUMENT to fields with the wrong wire type, and stays up', async () => {
+    const { socket } = await startDev();
+    const identity = (b: Buffer) => b;
+    const Raw = makeGenericClientConstructor(
+      {
+        Encrypt: { path: '/v2.KeyManagementService/Encrypt', requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+        Decrypt: { path: '/v2.KeyManagementService/Decrypt', requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+      },
+      'Raw',
+    );
+    const raw = new Raw(`unix:${socket}`, credentials.createInsecure()) as Client & Record<string, (b: Buffer, md: Metadata, cb: (e: ServiceError | null) => void) => void>;
+    const call = (method: string, bytes: number[]) => new Promise<ServiceError | null>((resolve) => raw[method](Buffer.from(bytes), new Metadata(), (e) => resolve(e)));
+    const cases: [string, number[]][] = [
+      ['Encrypt', [0x08, 0x20]], // plaintext (field 1, bytes) sent as varint 32
+      ['Encrypt', [0x0a, 0x01, 0x41, 0x11, 1, 2, 3, 4, 5, 6, 7, 8]], // uid (field 2, string) sent as fixed64
+      ['Decrypt', [0x0d, 1, 2, 3, 4]], // ciphertext (field 1) sent as fixed32
+      ['Decrypt', [0x0a, 0x01, 0x41, 0x22, 0x02, 0x08, 0x01]], // annotations entry with a varint key
+    ];
+    for (const [method, bytes] of cases) {
+      const e = await call(method, bytes);
+      assert.equal(e?.code, status.INVALID_ARGUMENT, `${method} ${Buffer.from(bytes).toString('hex')}: ${e?.code} ${e?.details}`);
+      assert.match(e?.details ?? '', /not a valid/);
+    }
+    raw.close();
+    const c = new KmsTestClient(socket);
+    const enc = await c.encrypt(Buffer.alloc(32, 1));
+    assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, 1));
+    c.close();
+  });
+});
