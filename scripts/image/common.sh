@@ -23,3 +23,18 @@ node_arch() {
     *) echo "unsupported arch $1" >&2; return 1 ;;
   esac
 }
+
+# The org.opencontainers.image.source label: IMAGE_SOURCE, else package.json "repository",
+# else the git remote if it is a URL (user-info stripped), else empty.
+image_source() {
+  local source remote
+  source=${IMAGE_SOURCE:-$(node -p 'const r = require("./package.json").repository; (r && (r.url || r)) || ""')}
+  if [ -z "$source" ]; then
+    remote=$(git config --get remote.origin.url 2>/dev/null || true)
+    case "$remote" in
+      https://*) source=$(printf '%s' "$remote" | sed -E 's#^https://[^@/]*@#https://#; s#\.git$##') ;;
+      git@*:*) source=$(printf '%s' "$remote" | sed -E 's#^git@([^:]+):#https://\1/#; s#\.git$##') ;;
+    esac
+  fi
+  printf '%s' "$source"
+}
