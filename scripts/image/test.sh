@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm run test:image`: builds the image for this machine's arch from the real Containerfile
+# `npm run test:image`: builds the image for this machine's arch (or the one given:
+# scripts/image/test.sh arm64, which scripts/image-arm64.sh runs under QEMU) from the real Containerfile
 # (scripts/image/build.sh), then runs test/image/ against it: the container started as
 # manifests/static-pod-token.yaml starts it, against a real OpenBao. The test runs in a private
 # network namespace, so the manifest's fixed health port (127.0.0.1:8080) and host networking
@@ -16,7 +17,7 @@ for tool in buildah podman runc mmdebstrap unshare ip; do
 done
 [ -f dist/test/image/image.test.js ] || fail "dist/test/image/image.test.js missing: npm run build"
 
-arch=$(host_debian_arch)
+arch=${1:-$(host_debian_arch)}
 start=$(date +%s)
 image=$(bash "$here/build.sh" "$arch") || fail "image build"
 base=${IMAGE_BASE:-localhost/vault-kubernetes-kms-base:${KMS_BASE_SUITE:-bookworm}-$arch}

@@ -78,7 +78,7 @@ function procStatus(pid: number): Record<string, string> {
   return out;
 }
 
-describe('the image, run as manifests/static-pod-token.yaml', { timeout: 240_000 }, () => {
+describe('the image, run as manifests/static-pod-token.yaml', { timeout: 600_000 }, () => {
   const name = `kms-image-test-${randomBytes(4).toString('hex')}`;
   const pod = readStaticPod(join(REPO_ROOT, 'manifests/static-pod-token.yaml'));
   const healthArg = pod.command.find((a) => a.startsWith('-health-port='));
@@ -143,7 +143,7 @@ describe('the image, run as manifests/static-pod-token.yaml', { timeout: 240_000
     );
     pid = Number(podman('inspect', '--format', '{{.State.Pid}}', name));
     assert.ok(pid > 0, 'container process id');
-    await eventually(async () => existsSync(socket), (ok) => ok, 30_000, 100).catch((e) => {
+    await eventually(async () => existsSync(socket), (ok) => ok, 120_000, 100).catch((e) => {
       throw new Error(`${e}\n${podman('logs', name)}`);
     });
     const st = lstatSync(socket);
@@ -154,14 +154,15 @@ describe('the image, run as manifests/static-pod-token.yaml', { timeout: 240_000
   });
 
   it('answers /live and, once Vault was checked, /health on the probe address', async () => {
-    const live = await eventually(() => fetch(`${healthUrl}/live`), (r) => r.status === 200, 15_000, 100);
+    const live = await eventually(() => fetch(`${healthUrl}/live`), (r) => r.status === 200, 60_000, 100);
     assert.equal(live.status, 200);
-    const health = await eventually(() => fetch(`${healthUrl}/health`), (r) => r.status === 200, 30_000, 200);
+    const health = await eventually(() => fetch(`${healthUrl}/health`), (r) => r.status === 200, 120_000, 200);
     assert.equal(health.status, 200);
   });
 
   it('does a KMS v2 round trip through the mounted socket, against Vault', async () => {
-    const client = new KmsTestClient(socket);
+    // Generous deadlines: under QEMU (the arm64 image on an amd64 machine) every call is slower.
+    const client = new KmsTestClient(socket, { timeoutMs: 30_000 });
     bao.resetStats();
     const status = await client.status();
     assert.equal(status.healthz, 'ok');
