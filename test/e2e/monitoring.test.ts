@@ -166,4 +166,8 @@ describe('dashboard and alert rules against a running plugin', () => {
     }
   });
 
+  it('the alerts fire when they should and stay quiet otherwise (promtool test rules)', () => {
+    const out = execFileSync(promtool(), ['test', 'rules', join(MONITORING, 'prometheus-rules.test.yaml')], { encoding: 'utf8' });
+    assert.match(out, /SUCCESS/);
+  });
 });
