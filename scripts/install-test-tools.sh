@@ -72,7 +72,9 @@ promtool_dir="$cache/promtool-$PROMTOOL_VERSION"
 if [ ! -x "$promtool_dir/promtool" ]; then
   echo "tools: promtool $PROMTOOL_VERSION from the Go module proxy (go install)"
   rm -rf "$promtool_dir.part" && mkdir -p "$promtool_dir.part"
-  GOBIN="$promtool_dir.part" GOFLAGS=-buildvcs=false go install -trimpath \
+  # remove_all_sd (Prometheus' own build tag): leave out the cloud service discoveries (AWS, Azure, GCE, ...),
+  # which the rule and PromQL checks never use, and their large dependency trees.
+  GOBIN="$promtool_dir.part" GOFLAGS=-buildvcs=false go install -trimpath -tags remove_all_sd \
     "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION"
   rm -rf "$promtool_dir" && mv "$promtool_dir.part" "$promtool_dir"
 fi
@@ -103,4 +105,4 @@ ln -sfn "$node_dir" .tools/node24
 echo "tools: $(.tools/bin/bao version)"
 [ -x .tools/bin/vault-kubernetes-kms-go ] && echo "tools: $(.tools/bin/vault-kubernetes-kms-go -version 2>&1 | head -1)"
 echo "tools: node $(.tools/node24/bin/node --version)"
-echo "tools: $(.tools/bin/promtool --version 2>&1 | head -1)"
+.tools/bin/promtool --version >/dev/null && echo "tools: promtool $PROMTOOL_VERSION"

@@ -26,4 +26,6 @@ buildah "${PODMAN_STORAGE[@]}" bud --quiet --isolation=chroot --pull=never --lay
   --build-arg BASE_IMAGE="$base" --build-arg BASE_DIGEST="$base_digest" \
   --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg SOURCE="$source" \
   -f Containerfile -t "$image" . >&2
+# The previous build of this tag is now untagged: drop it (vfs keeps full copies of every layer).
+podman "${PODMAN_STORAGE[@]}" image prune --force --filter label=org.opencontainers.image.title=vault-kubernetes-kms >/dev/null
 echo "$image"
