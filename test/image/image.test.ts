@@ -173,6 +173,7 @@ describe('the image, run as manifests/static-pod-token.yaml', { timeout: 600_000
     assert.match(enc.ciphertext.toString('utf8'), /^vault:v1:/);
     const dec = await client.decrypt(enc.ciphertext, enc.key_id, enc.annotations);
     assert.deepEqual(Buffer.from(dec.plaintext), plaintext);
+    client.close();
     const stats = bao.stats();
     assert.ok((stats['transit.encrypt'] ?? 0) >= 1 && (stats['transit.decrypt'] ?? 0) >= 1, `OpenBao saw the calls: ${JSON.stringify(stats)}`);
   });
