@@ -71,8 +71,8 @@ writeFileSync(
     disableExperimentalSEAWarning: true,
     useCodeCache: false,
     useSnapshot: false,
-    // SIGUSR1 must never open the inspector (docs/security.md): Node flags baked into the executable,
-    // so no environment variable or argument can take them away. NODE_OPTIONS is not read by a SEA.
+    // SIGUSR1 must never open the inspector (docs/security.md): a Node flag baked into the executable, and
+    // execArgvExtension "none" so NODE_OPTIONS cannot add flags such as --inspect (test/e2e/artifact-sigusr1).
     execArgv: ['--disable-sigusr1'],
     execArgvExtension: 'none',
   }),

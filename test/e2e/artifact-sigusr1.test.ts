@@ -10,9 +10,10 @@ import { PluginProcess, sleep, tempSocketDir } from '../support/plugin-process';
 import { KmsTestClient } from '../support/kms-client';
 
 describe('packaged artifact and SIGUSR1', () => {
-  it('ignores SIGUSR1: no inspector, keeps serving', { skip: !process.env.KMS_PLUGIN_BIN && 'runs against the packaged artifact (KMS_PLUGIN_BIN)' }, async () => {
+  it('ignores SIGUSR1 and NODE_OPTIONS=--inspect: no inspector, keeps serving', { skip: !process.env.KMS_PLUGIN_BIN && 'runs against the packaged artifact (KMS_PLUGIN_BIN)' }, async () => {
     const socket = join(tempSocketDir(), 'vaultkms.socket');
-    const p = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']);
+    // execArgvExtension "none": NODE_OPTIONS cannot add flags to the executable either.
+    const p = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0'], { NODE_OPTIONS: '--inspect=127.0.0.1:0' });
     try {
       await p.waitForSocket(socket);
       await p.healthPort();
