@@ -6,8 +6,8 @@
 //      (`npm run tools` links it at .tools/node24), so the image needs no
 //      node_modules and no shell, and the runtime does not depend on the
 //      machine's own Node;
-//   3. `npm sbom` describes the production dependencies inside the bundle, plus
-//      the Node.js runtime they run on.
+//   3. `npm sbom` describes the npm packages inside the bundle (esbuild's
+//      metafile says which), plus the Node.js runtime they run on.
 // Usage: node scripts/build-artifact.mjs [--arch=x64|arm64] [--out-dir=DIR]
 //   SEA_NODE_BINARY=/path/to/node overrides the embedded binary (same arch).
 // Output: DIR/vault-kubernetes-kms, DIR/vault-kubernetes-kms.cjs, DIR/sbom.cdx.json
@@ -46,7 +46,8 @@ rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 execFileSync(process.execPath, [join(root, 'scripts/gen-proto.mjs')], { stdio: 'inherit' });
 
-await build({
+const bundled = await build({
+  metafile: true,
   entryPoints: [join(root, 'src/main.ts')],
   outfile: bundle,
   bundle: true,
@@ -84,7 +85,7 @@ execFileSync(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'),
 rmSync(blob);
 rmSync(seaConfig);
 
-writeFileSync(sbom, JSON.stringify(productionSbom(), null, 2) + '\n');
+writeFileSync(sbom, JSON.stringify(bundledSbom(bundledPackages(bundled.metafile)), null, 2) + '\n');
 const mb = (p) => (statSync(p).size / 1024 / 1024).toFixed(1);
 console.log(`artifact: ${exe} (linux-${arch}, Node.js ${nodeVersion}, ${mb(exe)} MiB; bundle ${mb(bundle)} MiB); SBOM ${sbom}`);
 
@@ -96,15 +97,35 @@ function embeddedNodeVersion(bin) {
   return JSON.parse(readFileSync(pkg, 'utf8')).version;
 }
 
-// CycloneDX from `npm sbom` over the production tree (what esbuild bundled), with the top component named
-// after the package (npm names it after the folder) and the embedded Node.js runtime added.
-function productionSbom() {
-  const out = execFileSync('npm', ['sbom', '--sbom-format', 'cyclonedx', '--omit', 'dev'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+// The npm packages esbuild put into the bundle ("name@version"), from its metafile: exactly what the executable carries.
+function bundledPackages(metafile) {
+  const out = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (!m) continue;
+    const pkg = JSON.parse(readFileSync(join(root, m[1], 'package.json'), 'utf8'));
+    out.add(`${pkg.name}@${pkg.version}`);
+  }
+  return out;
+}
+
+// CycloneDX from `npm sbom` over the whole tree, cut down to the packages in the bundle (`--omit dev` is not used:
+// npm 11 drops protobufjs and its dependencies with it, because a dev dependency also depends on it), with the top
+// component named after the package (npm names it after the folder) and the embedded Node.js runtime added.
+function bundledSbom(packages) {
+  const out = execFileSync('npm', ['sbom', '--sbom-format', 'cyclonedx'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
   const doc = JSON.parse(out);
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const top = doc.metadata.component;
   top.name = pkg.name;
   top.type = 'application';
+  doc.components = doc.components.filter((c) => packages.has(`${c.name}@${c.version}`));
+  const missing = [...packages].filter((p) => !doc.components.some((c) => `${c.name}@${c.version}` === p));
+  if (missing.length > 0) fail(`npm sbom does not list bundled packages: ${missing.join(', ')}`);
+  const kept = new Set([top['bom-ref'], ...doc.components.map((c) => c['bom-ref'])]);
+  doc.dependencies = (doc.dependencies ?? [])
+    .filter((d) => kept.has(d.ref))
+    .map((d) => ({ ...d, dependsOn: (d.dependsOn ?? []).filter((r) => kept.has(r)) }));
   const runtimeRef = `node-linux-${arch}@${nodeVersion}`;
   doc.components.push({
     'bom-ref': runtimeRef,
@@ -115,8 +136,8 @@ function productionSbom() {
     purl: `pkg:npm/node-linux-${arch}@${nodeVersion}`,
     licenses: [{ license: { id: 'MIT' } }],
   });
-  const topDeps = doc.dependencies?.find((d) => d.ref === top['bom-ref']);
-  if (topDeps) topDeps.dependsOn = [...(topDeps.dependsOn ?? []), runtimeRef];
+  const topDeps = doc.dependencies.find((d) => d.ref === top['bom-ref']);
+  if (topDeps) topDeps.dependsOn = [...topDeps.dependsOn, runtimeRef];
   return doc;
 }
 
