@@ -40,10 +40,11 @@ const targets = Object.keys(LABEL).filter((t) => sessionsOf(t).length > 0);
 const med = (target, pick) => median(sessionsOf(target).map(pick));
 const where = backend === 'openbao' ? 'real OpenBao 2.7.2' : backend;
 const subtitle = `${where}, grpc-go k8s.io/kms client, median of ${input.cfg.runs} run(s), ${input.machine.date}`;
-const color = { field: 'target', type: 'nominal', title: null, sort: ORDER, scale: { domain: ORDER, range: COLORS } };
+const color = { field: 'target', type: 'nominal', title: null, sort: ORDER, scale: { domain: ORDER, range: COLORS }, legend: { labelLimit: 400 } };
+const calls = input.cfg.stormCalls.toLocaleString('en-US');
 
 async function render(name, spec) {
-  const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...spec }).spec;
+  const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', config: { axis: { labelLimit: 300 } }, ...spec }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
@@ -63,7 +64,7 @@ for (const t of targets) {
 
 const storms = [];
 for (const t of targets) {
-  for (const [storm, key] of [['v2 storm (50 ciphertexts)', 'stormV2'], ['v1 storm (10,000 distinct)', 'stormV1']]) {
+  for (const [storm, key] of [[`v2: ${calls} over ${input.cfg.stormCiphertexts}`, 'stormV2'], [`v1: ${calls} distinct`, 'stormV1']]) {
     const wall = med(t, (s) => s[key].wallMs);
     const req = t === 'transport' ? undefined : med(t, (s) => s[key].vaultRequests);
     storms.push({ target: LABEL[t], storm, wallMs: wall, vaultRequests: req });
@@ -92,7 +93,7 @@ written.push(
         xOffset: { field: 'stat', type: 'nominal', sort: ['p50', 'p99'] },
         y: { field: 'ms', type: 'quantitative', title: 'ms' },
         color,
-        opacity: { field: 'stat', type: 'nominal', scale: { domain: ['p50', 'p99'], range: [1, 0.45] }, title: 'percentile' },
+        opacity: { field: 'stat', type: 'nominal', sort: ['p50', 'p99'], scale: { domain: ['p50', 'p99'], range: [1, 0.45] }, title: 'percentile' },
       },
     },
     resolve: { scale: { y: 'independent' } },
@@ -101,7 +102,7 @@ written.push(
 
 written.push(
   await render('bench-storms.svg', {
-    title: { text: 'Cold-start storms: 10,000 Decrypts, 200 in flight', subtitle },
+    title: { text: `Cold-start storms: ${calls} Decrypts, ${input.cfg.stormInFlight} in flight`, subtitle },
     data: { values: storms },
     hconcat: [
       {
@@ -110,7 +111,7 @@ written.push(
         title: 'wall time (ms)',
         mark: { type: 'bar', tooltip: true },
         encoding: {
-          x: { field: 'storm', type: 'nominal', title: null, axis: { labelAngle: 0 } },
+          x: { field: 'storm', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0 } },
           xOffset: { field: 'target', type: 'nominal', sort: ORDER },
           y: { field: 'wallMs', type: 'quantitative', title: 'ms' },
           color,
@@ -123,7 +124,7 @@ written.push(
         transform: [{ filter: 'isValid(datum.vaultRequests)' }],
         mark: { type: 'bar', tooltip: true },
         encoding: {
-          x: { field: 'storm', type: 'nominal', title: null, axis: { labelAngle: 0 } },
+          x: { field: 'storm', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0 } },
           xOffset: { field: 'target', type: 'nominal', sort: ORDER },
           y: { field: 'vaultRequests', type: 'quantitative', title: 'requests' },
           color,
@@ -135,7 +136,7 @@ written.push(
 
 written.push(
   await render('bench-rss.svg', {
-    title: { text: 'Resident memory (VmRSS) of each process over its whole session', subtitle: `${subtitle}; run 1, sampled every 100 ms: start-up, idle, latencies, v2 and v1 storms, sustained load` },
+    title: { text: 'Resident memory (VmRSS) of each process over its whole session', subtitle: [subtitle, 'run 1, sampled every 100 ms: start-up, idle (2 s), latencies, v2 storm, v1 storm, sustained load'] },
     data: { values: rss },
     width: 640,
     height: 280,
