@@ -132,6 +132,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const sessions: SessionResult[] = [];
   const startup: Record<string, number[]> = {};
+  const startupSocket: Record<string, number[]> = {};
   const foreign: number[] = [];
   const ownPids = new Set<number>([process.pid]);
 
@@ -155,7 +156,9 @@ async function main(): Promise<void> {
           for (const target of targets) {
             if (target === 'floor') continue;
             for (let i = 0; i < cfg.startupRepeats; i++) {
-              (startup[target] ??= []).push(await startupMs(target, target === 'transport' ? undefined : vault));
+              const s = await startupMs(target, target === 'transport' ? undefined : vault);
+              (startup[target] ??= []).push(s.okMs);
+              (startupSocket[target] ??= []).push(s.socketMs);
             }
           }
           log(`start-up to first ok Status (ms): ${Object.entries(startup).map(([k, v]) => `${k} ${median(v).toFixed(0)}`).join(', ')}`);
@@ -187,6 +190,7 @@ async function main(): Promise<void> {
     skipped,
     sessions,
     startupMs: startup,
+    startupSocketMs: startupSocket,
     wallSeconds: (Date.now() - started) / 1000,
     rawFile: relative(REPO_ROOT, rawFile),
   };

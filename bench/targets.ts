@@ -40,6 +40,7 @@ export interface LoadgenResult {
   byOp?: Record<string, LoadgenResult['latency']>;
   firstError?: string;
   startupMs?: number;
+  socketMs?: number;
 }
 
 /** Runs the load generator once and parses its JSON line; throws on a non-zero exit. */
@@ -182,14 +183,14 @@ export class RunningTarget {
   }
 }
 
-/** Spawn → first Status that says ok, measured by the load generator (it spawns the process itself). */
-export async function startupMs(key: Exclude<TargetKey, 'floor'>, vault: VaultBackend | undefined): Promise<number> {
+/** Spawn → socket file, and spawn → first Status that says ok, measured by the load generator (it spawns the process itself). */
+export async function startupMs(key: Exclude<TargetKey, 'floor'>, vault: VaultBackend | undefined): Promise<{ socketMs: number; okMs: number }> {
   const dir = tempDir(`kms-bench-startup-${key}-`);
   try {
     const socket = join(dir, 'kms.socket');
     const [cmd, args] = commandFor(key, vault, socket, await freePort());
     const r = await loadgen(['startup', '-socket', socket, '-timeout', '20s', '--', cmd, ...args], 60_000);
-    return r.startupMs!;
+    return { socketMs: r.socketMs ?? NaN, okMs: r.startupMs! };
   } finally {
     removeTempDir(dir);
   }

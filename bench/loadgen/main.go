@@ -61,6 +61,7 @@ type result struct {
 	ByOp      map[string]stats `json:"byOp,omitempty"`
 	FirstErr  string           `json:"firstError,omitempty"`
 	StartupMs float64          `json:"startupMs,omitempty"`
+	SocketMs  float64          `json:"socketMs,omitempty"`
 }
 
 func percentile(sorted []float64, p float64) float64 {
@@ -224,7 +225,9 @@ func main() {
 		fail(errors.New("give -socket or -floor-vault"))
 	}
 	defer t.close()
-	ctxFor := func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), *deadline) }
+	ctxFor := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), *deadline)
+	}
 
 	res := result{Mode: mode, Conns: *conns, InFlight: *inFlight}
 	switch mode {
@@ -447,6 +450,7 @@ func startup(socket string, timeout time.Duration, argv []string) result {
 		}
 	}()
 	var t *kmsTarget
+	var socketMs float64
 	for {
 		if time.Since(start) > timeout {
 			fail(fmt.Errorf("no ok Status within %s; output:\n%s", timeout, logs.String()))
@@ -458,6 +462,7 @@ func startup(socket string, timeout time.Duration, argv []string) result {
 		}
 		if t == nil {
 			if _, err := os.Stat(socket); err == nil {
+				socketMs = since(start)
 				kt, err := dialKMS(socket, 1)
 				if err != nil {
 					fail(err)
@@ -471,7 +476,7 @@ func startup(socket string, timeout time.Duration, argv []string) result {
 			err := t.status(ctx)
 			cancel()
 			if err == nil {
-				return result{Mode: "startup", Conns: 1, InFlight: 1, StartupMs: since(start)}
+				return result{Mode: "startup", Conns: 1, InFlight: 1, StartupMs: since(start), SocketMs: socketMs}
 			}
 		}
 		time.Sleep(time.Millisecond)
@@ -486,4 +491,3 @@ func fail(err error) {
 	fmt.Fprintln(os.Stderr, "loadgen:", err)
 	os.Exit(1)
 }
-
