@@ -78,6 +78,7 @@ for (const t of targets) {
   for (const p of first.rssSamples) rss.push({ target: LABEL[t], seconds: p.tMs / 1000, rssMiB: p.rssMb });
 }
 
+const rssOrder = ORDER.filter((l) => rss.some((p) => p.target === l));
 const written = [];
 written.push(
   await render('bench-latency.svg', {
@@ -144,7 +145,8 @@ written.push(
     encoding: {
       x: { field: 'seconds', type: 'quantitative', title: 'seconds since spawn' },
       y: { field: 'rssMiB', type: 'quantitative', title: 'RSS (MiB)' },
-      color,
+      // Only the processes that were sampled (the floor has none).
+      color: { ...color, sort: rssOrder, scale: { domain: rssOrder, range: rssOrder.map((l) => COLORS[ORDER.indexOf(l)]) } },
     },
   }),
 );
