@@ -4,15 +4,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /**
- * Every child process the benchmark starts (the Vault test server, the plugin,
- * the Go plugin model), tracked so that each one is stopped on every path out:
+ * Every child process the benchmark starts (the Vault test server, the plugins,
+ * OpenBao, the load generator), tracked so that each one is stopped on every path out:
  * normal end, an exception, or SIGINT/SIGTERM of the benchmark itself.
  */
 export const REPO_ROOT = resolve(__dirname, '../..');
 export const ARTIFACT = join(REPO_ROOT, 'dist/artifact/vault-kubernetes-kms');
-export const GO_MODEL_DIR = join(REPO_ROOT, 'bench/go-upstream-model');
-export const GO_MODEL_BIN = join(REPO_ROOT, 'bench/.bin/go-upstream-model');
-export const GO_MODEL_LABEL = 'Go plugin model (request pattern of upstream v1.4.0, not the real binary)';
 
 const LIVE = new Set<ChildProcess>();
 const TEMP_DIRS = new Set<string>();
@@ -197,87 +194,6 @@ export async function startVaultServer(latencyMs: number): Promise<{ child: Chil
   }
 }
 
-// ------------------------------------------------------------ KMS targets
-
-export type KmsKind = 'plugin' | 'go';
-
-export interface KmsCommand {
-  readonly cmd: string;
-  readonly prefix: readonly string[];
-  /** Shown in the report. */
-  readonly description: string;
-}
-
-export type PluginChoice = 'auto' | 'artifact' | 'node';
-
-let pluginChoice: PluginChoice = 'auto';
-export function choosePlugin(choice: PluginChoice): void {
-  pluginChoice = choice;
-}
-
-/** Newest modification time (ms) of the plugin's TypeScript sources (what the artifact is bundled from). */
-function newestSource(dir = join(REPO_ROOT, 'src')): number {
-  let newest = 0;
-  if (!existsSync(dir)) return newest;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * This plugin: the packaged single executable if it was built (or --plugin
- * artifact), else the compiled CLI. The description says which, and warns when
- * the artifact is older than the sources (it would measure old code).
- */
-export function pluginCommand(): KmsCommand {
-  const useArtifact = pluginChoice === 'artifact' || (pluginChoice === 'auto' && existsSync(ARTIFACT));
-  if (useArtifact) {
-    if (!existsSync(ARTIFACT)) throw new Error(`${ARTIFACT} does not exist: run npm run build:artifact`);
-    const built = statSync(ARTIFACT).mtimeMs;
-    const stale = newestSource() > built;
-    const when = new Date(built).toISOString().replace(/\.\d+Z$/, 'Z');
-    return {
-      cmd: ARTIFACT,
-      prefix: [],
-      description: `the packaged artifact dist/artifact/vault-kubernetes-kms (Node.js single executable, built ${when}${stale ? '; WARNING: older than the newest file in src/, so it may not contain the latest code' : ''})`,
-    };
-  }
-  return {
-    cmd: process.execPath,
-    prefix: [join(REPO_ROOT, 'dist/src/main.js')],
-    description: `\`node dist/src/main.js\` (${pluginChoice === 'node' ? 'chosen with --plugin node' : 'no packaged artifact found'})`,
-  };
-}
-
-export function goModelCommand(): KmsCommand {
-  return { cmd: GO_MODEL_BIN, prefix: [], description: `${GO_MODEL_LABEL}, bench/.bin/go-upstream-model` };
-}
-
-/** go build of bench/go-upstream-model into bench/.bin/; the error text if it fails. */
-export function buildGoModel(): string | undefined {
-  const res = spawnSync('go', ['build', '-o', GO_MODEL_BIN, '.'], { cwd: GO_MODEL_DIR, encoding: 'utf8', timeout: 300_000 });
-  if (res.error) return `go build failed: ${res.error.message}`;
-  if (res.status !== 0) return `go build failed (exit ${res.status}): ${(res.stderr || res.stdout).trim().slice(0, 800)}`;
-  return undefined;
-}
-
-/** The constant-answer reference servers (one gRPC hop, no Vault): grpc-js and grpc-go. */
-export const GO_ECHO_BIN = join(REPO_ROOT, 'bench/.bin/grpc-echo-go');
-export function buildGoEcho(): string | undefined {
-  const res = spawnSync('go', ['build', '-o', GO_ECHO_BIN, './echo'], { cwd: GO_MODEL_DIR, encoding: 'utf8', timeout: 300_000 });
-  if (res.error) return `go build failed: ${res.error.message}`;
-  if (res.status !== 0) return `go build failed (exit ${res.status}): ${(res.stderr || res.stdout).trim().slice(0, 800)}`;
-  return undefined;
-}
-export function echoCommand(kind: 'grpc-js' | 'grpc-go'): KmsCommand {
-  return kind === 'grpc-js'
-    ? { cmd: process.execPath, prefix: [join(REPO_ROOT, 'dist/bench/grpc-echo-server.js')], description: 'grpc-js constant Status server' }
-    : { cmd: GO_ECHO_BIN, prefix: [], description: 'grpc-go constant Status server' };
-}
-
 // ------------------------------------------------------------ CPU accounting
 
 /** Aggregate CPU jiffies of the machine (/proc/stat). */
@@ -337,54 +253,3 @@ export function goVersion(): string {
   return res.status === 0 ? res.stdout.trim() : 'go not found';
 }
 
-/** The same flags for both: token auth, a private socket, health on a free loopback port, v1 served. */
-export function kmsArgs(kind: KmsKind, vault: VaultServerInfo, socketPath: string): string[] {
-  const common = [`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`, `-socket=unix://${socketPath}`, '-health-port=127.0.0.1:0', '-disable-v1=false'];
-  // The plugin's background Vault check (3 requests per run) would otherwise land inside
-  // request-count windows; 60 s keeps those counts per operation exact.
-  return kind === 'plugin' ? [...common, '-health-check-interval=60s'] : common;
-}
-
-export class KmsProcess {
-  readonly socketPath: string;
-  private readonly dir: string;
-  readonly child: Child;
-  readonly spawnedAt: bigint;
-
-  constructor(readonly kind: KmsKind, command: KmsCommand, vault: VaultServerInfo) {
-    this.dir = tempDir(`kms-bench-${kind}-`);
-    this.socketPath = join(this.dir, 'kms.socket');
-    this.spawnedAt = process.hrtime.bigint();
-    this.child = new Child(command.cmd, [...command.prefix, ...kmsArgs(kind, vault, this.socketPath)]);
-  }
-
-  get pid(): number {
-    return this.child.pid;
-  }
-
-  /** Milliseconds from spawn until the socket file exists (polled every millisecond). */
-  async waitForSocket(timeoutMs = 15_000): Promise<number> {
-    const until = Date.now() + timeoutMs;
-    while (!existsSync(this.socketPath)) {
-      if (!this.child.running) throw new Error(`${this.kind} exited before its socket appeared:\n${this.child.output()}`);
-      if (Date.now() > until) throw new Error(`${this.kind}: socket did not appear within ${timeoutMs} ms:\n${this.child.output()}`);
-      await sleep(1);
-    }
-    return Number(process.hrtime.bigint() - this.spawnedAt) / 1e6;
-  }
-
-  healthPort(timeoutMs = 15_000): Promise<number> {
-    return this.child.waitForLine((l) => {
-      const j = parseJsonLine(l);
-      return j && j.message === 'health endpoints listening' && typeof j.port === 'number' ? j.port : undefined;
-    }, timeoutMs);
-  }
-
-  async stop(): Promise<void> {
-    try {
-      await this.child.stop();
-    } finally {
-      removeTempDir(this.dir);
-    }
-  }
-}

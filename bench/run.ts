@@ -1,35 +1,38 @@
 /**
  * `npm run bench` = node dist/bench/run.js [--runs N] [--quick] [--docs|--no-docs]
- *                   [--targets floor,plugin,go] [--latencies 0,2]
+ *   [--backends openbao,test-0ms,test-2ms] [--targets floor,node,artifact,go,transport]
+ *   [--conns N] [--render bench/results/FILE.json]
  *
- * Drives this plugin over its real unix socket, the Go plugin model and the
- * direct-HTTP floor against the Vault test server, one after another, and
- * prints a markdown table (stdout) that also goes to docs/benchmarks.md
- * (full runs; --quick only with --docs). Progress goes to stderr; raw JSON to
- * bench/results/.
+ * Builds the Go load generator, then for every run and Vault backend drives
+ * each target (this plugin as compiled CLI and as packaged artifact, the real
+ * Go plugin, the floor, the transport limit) one after another, in an order
+ * rotated per run. Writes the raw numbers to bench/results/, the tables into
+ * docs/benchmarks.md (between its generated-section markers) and the charts to
+ * docs/bench-*.svg. Progress goes to stderr.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem, availableParallelism } from 'node:os';
+import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
-import { buildGoEcho, buildGoModel, choosePlugin, goModelCommand, goVersion, installCleanupHandlers, killAllChildren, pluginCommand, REPO_ROOT, type PluginChoice } from './processes';
-import { benchConfig, runReference, runTarget, waitForQuietMachine, type BenchConfig, type ReferenceResult, type TargetName, type TargetResult } from './scenarios';
-import { renderMarkdown, type Machine, type ReportInput } from './report';
-import { notesFor } from './notes';
+import { ForeignCpuMeter, goVersion, installCleanupHandlers, killAllChildren, REPO_ROOT } from './processes';
+import { benchConfig, runSession, type BenchConfig, type SessionResult } from './scenarios';
+import { artifactBuiltAt, buildLoadgen, checkTargetAvailable, startupMs, TARGET_LABEL, type TargetKey } from './targets';
+import { startBackend } from './vault-backends';
+import { renderReport, writeDocs, type BenchResults } from './report';
 
 interface Cli {
   runs?: number;
   quick: boolean;
   docs?: boolean;
-  targets?: TargetName[];
-  latencies?: number[];
-  plugin?: PluginChoice;
-  idleWaitSeconds?: number;
-  /** Re-render the markdown from a raw results file instead of measuring. */
+  backends?: string[];
+  targets?: TargetKey[];
+  conns?: number;
   render?: string;
 }
 
 const USAGE =
-  'usage: node dist/bench/run.js [--runs N] [--quick] [--docs|--no-docs] [--targets floor,plugin,go] [--latencies 0,2] [--plugin auto|artifact|node] [--idle-wait SECONDS] [--render bench/results/<file>.json]';
+  'usage: node dist/bench/run.js [--runs N] [--quick] [--docs|--no-docs] [--backends openbao,test-0ms,test-2ms] [--targets floor,node,artifact,go,transport] [--conns N] [--render bench/results/FILE.json]';
+const ALL_TARGETS: readonly TargetKey[] = ['floor', 'node', 'artifact', 'go', 'transport'];
 
 function parseCli(argv: readonly string[]): Cli {
   const cli: Cli = { quick: false };
@@ -52,28 +55,22 @@ function parseCli(argv: readonly string[]): Cli {
       case '--no-docs':
         cli.docs = false;
         break;
+      case '--backends': {
+        const b = value().split(',').filter(Boolean);
+        if (b.length === 0 || b.some((x) => !/^(openbao|test-\d+ms)$/.test(x))) throw new Error('--backends takes openbao and test-<N>ms, e.g. openbao,test-0ms,test-2ms');
+        cli.backends = b;
+        break;
+      }
       case '--targets': {
         const t = value().split(',').filter(Boolean);
-        if (t.length === 0 || t.some((x) => !['floor', 'plugin', 'go'].includes(x))) throw new Error('--targets takes floor,plugin,go');
-        cli.targets = t as TargetName[];
+        if (t.length === 0 || t.some((x) => !ALL_TARGETS.includes(x as TargetKey))) throw new Error(`--targets takes ${ALL_TARGETS.join(',')}`);
+        cli.targets = t as TargetKey[];
         break;
       }
-      case '--latencies': {
-        const l = value().split(',').filter(Boolean).map(Number);
-        if (l.length === 0 || l.some((x) => !Number.isInteger(x) || x < 0 || x > 1000)) throw new Error('--latencies takes integers in ms, e.g. 0,2');
-        cli.latencies = l;
-        break;
-      }
-      case '--plugin': {
-        const v = value();
-        if (!['auto', 'artifact', 'node'].includes(v)) throw new Error('--plugin takes auto, artifact or node');
-        cli.plugin = v as PluginChoice;
-        break;
-      }
-      case '--idle-wait': {
+      case '--conns': {
         const n = Number(value());
-        if (!Number.isFinite(n) || n < 0 || n > 3600) throw new Error('--idle-wait takes seconds from 0 to 3600');
-        cli.idleWaitSeconds = n;
+        if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('--conns needs an integer from 1 to 64');
+        cli.conns = n;
         break;
       }
       case '--render':
@@ -92,75 +89,83 @@ function parseCli(argv: readonly string[]): Cli {
   return cli;
 }
 
-function machine(): Machine {
-  return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    nproc: typeof availableParallelism === 'function' ? availableParallelism() : cpus().length,
-    cpuModel: cpus()[0]?.model.trim() ?? 'unknown CPU',
-    memoryGiB: totalmem() / 1024 ** 3,
-    node: process.version,
-    go: goVersion(),
-    kernel: release(),
-  };
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+function renderCharts(rawFile: string): void {
+  const res = spawnSync(process.execPath, [join(REPO_ROOT, 'bench/charts.mjs'), rawFile, join(REPO_ROOT, 'docs')], { encoding: 'utf8', timeout: 120_000 });
+  if (res.status !== 0) throw new Error(`bench/charts.mjs failed: ${res.stderr || res.stdout}`);
+  log(res.stdout.trim());
+}
 
 async function main(): Promise<void> {
   installCleanupHandlers();
   const cli = parseCli(process.argv.slice(2));
   if (cli.render) {
-    // No measurement: the same markdown again from saved numbers (e.g. after a wording change).
-    const input = JSON.parse(readFileSync(cli.render, 'utf8')) as ReportInput;
-    const markdown = renderMarkdown(input, notesFor(input));
-    process.stdout.write(markdown);
+    const input = JSON.parse(readFileSync(cli.render, 'utf8')) as BenchResults;
+    process.stdout.write(renderReport(input));
     if (cli.docs ?? !input.cfg.quick) {
-      writeFileSync(join(REPO_ROOT, 'docs/benchmarks.md'), markdown);
-      log('wrote docs/benchmarks.md');
+      writeDocs(input);
+      renderCharts(cli.render);
+      log('wrote docs/benchmarks.md and docs/bench-*.svg');
     }
     return;
   }
   const base = benchConfig(cli.quick, cli.runs);
-  let cfg: BenchConfig = {
-    ...base,
-    targets: cli.targets ?? base.targets,
-    latencies: cli.latencies ?? base.latencies,
-    idleWaitMs: cli.idleWaitSeconds !== undefined ? cli.idleWaitSeconds * 1000 : base.idleWaitMs,
-  };
-  choosePlugin(cli.plugin ?? 'auto');
-  const writeDocs = cli.docs ?? !cli.quick;
+  const cfg: BenchConfig = { ...base, backends: cli.backends ?? base.backends, targets: cli.targets ?? base.targets, conns: cli.conns ?? base.conns };
+  const skipped: Record<string, string> = {};
+  const targets = cfg.targets.filter((t) => {
+    const why = checkTargetAvailable(t);
+    if (why) {
+      skipped[t] = why;
+      log(`skipping ${TARGET_LABEL[t]}: ${why}`);
+    }
+    return !why;
+  });
+  log('building the load generator (go build bench/loadgen → bench/.bin/loadgen)');
+  buildLoadgen();
   const started = Date.now();
+  const sessions: SessionResult[] = [];
+  const startup: Record<string, number[]> = {};
+  const startupSocket: Record<string, number[]> = {};
+  const foreign: number[] = [];
+  const ownPids = new Set<number>([process.pid]);
 
-  let goModelUnavailable: string | undefined;
-  if (cfg.targets.includes('go')) {
-    log('building the Go plugin model (go build bench/go-upstream-model → bench/.bin/)');
-    goModelUnavailable = buildGoModel();
-    if (goModelUnavailable) {
-      log(`Go plugin model unavailable: ${goModelUnavailable}`);
-      cfg = { ...cfg, targets: cfg.targets.filter((t) => t !== 'go') };
-    }
-  }
-  const plugin = pluginCommand();
-  log(`this plugin: ${plugin.description}`);
-  const echoBuildError = buildGoEcho();
-  if (echoBuildError) log(`grpc-go reference server unavailable: ${echoBuildError}`);
-
-  const results: TargetResult[] = [];
-  const references: ReferenceResult[] = [];
   for (let run = 0; run < cfg.runs; run++) {
-    for (const latency of cfg.latencies) {
-      // Rotate the order per run so no target always goes first (or last).
-      const order = cfg.targets.map((_, i) => cfg.targets[(i + run) % cfg.targets.length]!);
-      for (const target of order) {
-        log(`run ${run + 1}/${cfg.runs}, Vault latency ${latency} ms, target ${target}`);
-        results.push(await runTarget(target, latency, run, cfg, log));
+    for (const backendKey of cfg.backends) {
+      log(`run ${run + 1}/${cfg.runs}: starting ${backendKey}`);
+      const vault = await startBackend(backendKey);
+      try {
+        // The transport limit needs no Vault: measured once per run, beside OpenBao (the first backend).
+        // The artifact runs the same code as node dist: it is measured there too (RSS, start-up), not
+        // again against every test server.
+        const here = targets.filter((t) => (t !== 'transport' && t !== 'artifact') || backendKey === cfg.backends[0]);
+        const order = here.map((_, i) => here[(i + run) % here.length]!);
+        for (const target of order) {
+          log(`run ${run + 1}/${cfg.runs}, ${backendKey}, ${TARGET_LABEL[target]}`);
+          const meter = new ForeignCpuMeter(() => [...ownPids, vault.pid]);
+          sessions.push(await runSession(target, vault, run, cfg, log));
+          foreign.push(meter.foreignShare());
+        }
+        if (backendKey === cfg.backends[0]) {
+          for (const target of targets) {
+            if (target === 'floor') continue;
+            for (let i = 0; i < cfg.startupRepeats; i++) {
+              const s = await startupMs(target, target === 'transport' ? undefined : vault);
+              (startup[target] ??= []).push(s.okMs);
+              (startupSocket[target] ??= []).push(s.socketMs);
+            }
+          }
+          log(`start-up to first ok Status (ms): ${Object.entries(startup).map(([k, v]) => `${k} ${median(v).toFixed(0)}`).join(', ')}`);
+        }
+      } finally {
+        await vault.stop();
       }
-    }
-    // After the targets, so the load generator's code is as warm as it was for them.
-    for (const server of echoBuildError ? (['grpc-js'] as const) : (['grpc-js', 'grpc-go'] as const)) {
-      await waitForQuietMachine(cfg, log);
-      log(`run ${run + 1}/${cfg.runs}, reference: one gRPC hop to a constant ${server} server`);
-      references.push(await runReference(server, run, cfg));
     }
   }
 
@@ -168,23 +173,33 @@ async function main(): Promise<void> {
   const rawDir = join(REPO_ROOT, 'bench/results');
   mkdirSync(rawDir, { recursive: true });
   const rawFile = join(rawDir, `bench-${cfg.quick ? 'quick-' : ''}${stamp}.json`);
-  const input: ReportInput = {
+  const input: BenchResults = {
     cfg,
-    machine: machine(),
-    results,
-    references,
-    pluginDescription: plugin.description,
-    goModelDescription: goModelCommand().description,
-    goModelUnavailable,
+    machine: {
+      date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      nproc: availableParallelism(),
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown CPU',
+      memoryGiB: totalmem() / 1024 ** 3,
+      node: process.version,
+      go: goVersion(),
+      kernel: release(),
+      foreignCpuMedian: median(foreign),
+      foreignCpuMax: Math.max(...foreign),
+    },
+    artifactBuiltAt: artifactBuiltAt(),
+    skipped,
+    sessions,
+    startupMs: startup,
+    startupSocketMs: startupSocket,
     wallSeconds: (Date.now() - started) / 1000,
     rawFile: relative(REPO_ROOT, rawFile),
   };
-  writeFileSync(rawFile, JSON.stringify({ ...input, notes: undefined }, null, 1));
-  const markdown = renderMarkdown(input, notesFor(input));
-  process.stdout.write(markdown);
-  if (writeDocs) {
-    writeFileSync(join(REPO_ROOT, 'docs/benchmarks.md'), markdown);
-    log('wrote docs/benchmarks.md');
+  writeFileSync(rawFile, JSON.stringify(input));
+  process.stdout.write(renderReport(input));
+  if (cli.docs ?? !cfg.quick) {
+    writeDocs(input);
+    renderCharts(rawFile);
+    log('wrote docs/benchmarks.md and docs/bench-*.svg');
   } else {
     log('docs/benchmarks.md left unchanged (quick mode; pass --docs to write it)');
   }
