@@ -128,6 +128,7 @@ describe('4. proxy variables, as Vault\'s Go client honours them', () => {
     // CONNECT tunnels too (undici tunnels every proxied request, http:// targets included).
     proxy.on('connect', (req, client, head) => {
       proxied++;
+      tunnels.add(client as import('node:net').Socket);
       const [host] = (req.url ?? '').split(':');
       if (host !== 'vault.test') {
         client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
@@ -145,7 +146,13 @@ describe('4. proxy variables, as Vault\'s Go client honours them', () => {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
     proxyPort = (proxy.address() as { port: number }).port;
   });
-  after(() => new Promise<void>((r) => proxy.close(() => r())));
+  const tunnels = new Set<import('node:net').Socket>();
+  after(async () => {
+    // The plugins still hold keep-alive connections and tunnels: cut them, or close() waits for them.
+    for (const t of tunnels) t.destroy();
+    proxy.closeAllConnections();
+    await new Promise<void>((r) => proxy.close(() => r()));
+  });
 
   it('reaches Vault through HTTP_PROXY', async () => {
     await bao.reset();

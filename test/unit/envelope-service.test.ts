@@ -35,14 +35,14 @@ describe('envelope service', () => {
 
   it('reports not-ok Status with a reason when no check finished within the deadline', async () => {
     const d = domainWithFakes();
-    const s = await d.envelope.status({ deadline: Date.now() + 150, signal: NO_DEADLINE.signal });
+    const s = await d.envelope.status({ deadline: d.clock.now() + 150, signal: NO_DEADLINE.signal });
     assert.notEqual(s.healthz, 'ok');
     assert.equal(s.keyId, '');
   });
 
   it('answers the first Status with the first verdict instead of "starting"', async () => {
     const d = domainWithFakes();
-    const first = d.envelope.status({ deadline: Date.now() + 60_000, signal: NO_DEADLINE.signal });
+    const first = d.envelope.status({ deadline: d.clock.now() + 60_000, signal: NO_DEADLINE.signal });
     await d.health.check(fixedBytes); // before any login attempt: no verdict yet, Status keeps waiting
     await d.tokens.login();
     await d.health.check(fixedBytes);
@@ -69,7 +69,7 @@ describe('envelope service', () => {
     d.transit.version = 3;
     const r = await d.envelope.encrypt(seed, NO_DEADLINE);
     assert.equal(r.keyId, '3');
-    assert.equal((await d.envelope.status(NO_DEADLINE)).keyId, '3');
+    assert.equal((await d.envelope.status({ deadline: d.clock.now() + 150, signal: NO_DEADLINE.signal })).keyId, '3');
   });
 
   it('rejects empty and oversized plaintext before calling the backend', async () => {

@@ -63,7 +63,12 @@ export class HealthMonitor {
   async waitForFirstVerdict(ms: number): Promise<void> {
     if (this.state.hasVerdict() || ms <= 0) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.firstVerdict, new Promise<void>((r) => (timer = setTimeout(r, Math.min(ms, 2 ** 31 - 1))))]);
+    await Promise.race([
+      this.firstVerdict,
+      new Promise<void>((r) => {
+        timer = setTimeout(r, Math.min(ms, 2 ** 31 - 1));
+      }),
+    ]);
     clearTimeout(timer);
   }
 
