@@ -1,5 +1,5 @@
-import type { CallContext } from '../domain/model/call-context';
-import type { TokenLookup } from '../domain/model/renewal-policy';
+import type { TokenLookup } from './token-lookup';
+import type { CallContext } from './call-context';
 
 /** One way of obtaining a Vault token (token, approle, ...). */
 export interface AuthStrategyPort {

@@ -1,4 +1,4 @@
-import type { CallContext } from '../domain/model/call-context';
+import type { CallContext } from './call-context';
 
 /**
  * The inbound port: the KMS plugin contract in three transport-neutral calls,

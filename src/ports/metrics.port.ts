@@ -1,4 +1,4 @@
-import type { KmsErrorKind } from '../domain/model/errors';
+import type { KmsErrorKind } from './errors';
 
 export type KmsApiVersion = 'v1' | 'v2';
 export type KmsOperation = 'encrypt' | 'decrypt' | 'status' | 'version';

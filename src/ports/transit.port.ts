@@ -1,5 +1,5 @@
-import type { CallContext } from '../domain/model/call-context';
-import type { KmsError } from '../domain/model/errors';
+import type { CallContext } from './call-context';
+import type { KmsError } from './errors';
 
 /** What the domain needs from a Transit-style backend (Vault, OpenBao, the dev backend). */
 export interface TransitKeyInfo {

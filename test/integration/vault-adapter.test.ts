@@ -6,8 +6,8 @@ import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adap
 import { VaultTokenSessionAdapter } from '../../src/adapters/vault/vault-token-session.adapter';
 import { AppRoleAuthStrategy } from '../../src/adapters/vault/auth/approle-auth';
 import type { VaultClientSettings } from '../../src/adapters/vault/vault-settings';
-import { KmsError } from '../../src/domain/model/errors';
-import { withTimeout, type CallContext } from '../../src/domain/model/call-context';
+import { KmsError } from '../../src/ports/errors';
+import { withTimeout, type CallContext } from '../../src/ports/call-context';
 
 /** The Vault adapters speaking real HTTP to the Vault-API-compatible test server. */
 const clock = { now: () => Date.now() };

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { MAX_VAULT_RESPONSE_BASE_BYTES, VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { AppRoleAuthStrategy } from '../../src/adapters/vault/auth/approle-auth';
 import type { VaultClientSettings } from '../../src/adapters/vault/vault-settings';
-import { KmsError } from '../../src/domain/model/errors';
-import { withTimeout, type CallContext } from '../../src/domain/model/call-context';
+import { KmsError } from '../../src/ports/errors';
+import { withTimeout, type CallContext } from '../../src/ports/call-context';
 import { HostileHttpServer, streamHugeBody } from '../support/hostile-http';
 import { captureSecret } from '../support/leak-capture';
 

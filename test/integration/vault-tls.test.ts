@@ -5,8 +5,8 @@ import { makeTestPki, type TestPki } from '../support/test-pki';
 import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
 import type { VaultClientSettings } from '../../src/adapters/vault/vault-settings';
-import { KmsError } from '../../src/domain/model/errors';
-import { withTimeout } from '../../src/domain/model/call-context';
+import { KmsError } from '../../src/ports/errors';
+import { withTimeout } from '../../src/ports/call-context';
 
 /** The Vault client's TLS behaviour against the test server serving HTTPS. */
 let pki: TestPki;

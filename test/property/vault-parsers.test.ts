@@ -5,8 +5,8 @@ import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adap
 import { VaultTokenSessionAdapter } from '../../src/adapters/vault/vault-token-session.adapter';
 import { classifyVaultError } from '../../src/adapters/vault/vault-errors';
 import type { VaultHttpClient, VaultResponse } from '../../src/adapters/vault/vault-http-client';
-import { KmsError } from '../../src/domain/model/errors';
-import { NO_DEADLINE } from '../../src/domain/model/call-context';
+import { KmsError } from '../../src/ports/errors';
+import { NO_DEADLINE } from '../../src/ports/call-context';
 
 /**
  * Every Vault response parser fed arbitrary statuses and JSON: it returns

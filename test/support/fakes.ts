@@ -1,8 +1,8 @@
 import 'reflect-metadata';
-import type { CallContext } from '../../src/domain/model/call-context';
-import { KmsError } from '../../src/domain/model/errors';
+import type { CallContext } from '../../src/ports/call-context';
+import { KmsError } from '../../src/ports/errors';
 import { formatVaultCiphertext, splitVaultCiphertext } from '../../src/domain/model/vault-ciphertext';
-import type { TokenLookup } from '../../src/domain/model/renewal-policy';
+import type { TokenLookup } from '../../src/ports/token-lookup';
 import type { DomainSettings } from '../../src/domain/services/settings';
 import type { AuthStrategyPort, TokenSessionPort } from '../../src/ports/auth.port';
 import type { ClockPort } from '../../src/ports/clock.port';

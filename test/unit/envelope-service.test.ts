@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { KmsError } from '../../src/domain/model/errors';
-import { NO_DEADLINE } from '../../src/domain/model/call-context';
+import { KmsError } from '../../src/ports/errors';
+import { NO_DEADLINE } from '../../src/ports/call-context';
 import { domainWithFakes, fixedBytes } from '../support/domain-container';
 
 const seed = Buffer.alloc(32, 9);

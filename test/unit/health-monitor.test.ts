@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { KmsError } from '../../src/domain/model/errors';
+import { KmsError } from '../../src/ports/errors';
 import { domainWithFakes, fixedBytes } from '../support/domain-container';
 
 describe('health monitor (background check)', () => {

@@ -16,7 +16,7 @@ import { OPTIONS } from '../../src/adapters/config/options';
 import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
 import { VaultTokenSessionAdapter } from '../../src/adapters/vault/vault-token-session.adapter';
-import { withTimeout } from '../../src/domain/model/call-context';
+import { withTimeout } from '../../src/ports/call-context';
 import { parseAllDocuments } from 'yaml';
 import { startVaultTestServer } from '../support/vault-server';
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideAfterRenewal, decideOnLookup, type TokenLookup } from '../../src/domain/model/renewal-policy';
+import type { TokenLookup } from '../../src/ports/token-lookup';
+import { decideAfterRenewal, decideOnLookup } from '../../src/domain/model/renewal-policy';
 
 const settings = { incrementSeconds: 3600, checkIntervalSeconds: 60 };
 const token = (o: Partial<TokenLookup>): TokenLookup => ({ ttl: 3600, creationTtl: 3600, renewable: true, period: 0, ...o });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatVaultCiphertext, parseVaultCiphertext, splitVaultCiphertext } from '../../src/domain/model/vault-ciphertext';
-import { KmsError } from '../../src/domain/model/errors';
+import { KmsError } from '../../src/ports/errors';
 
 const enc = (s: string) => Buffer.from(s, 'latin1');
 const VALID = 'vault:v1:oKGio6Slpqeoqaqrjn0QQSrrddAQCeOsJrBG0xxuRyhGb7FdEMha';

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { CallContext } from '../../domain/model/call-context';
-import { KmsError } from '../../domain/model/errors';
+import type { CallContext } from '../../ports/call-context';
+import { KmsError } from '../../ports/errors';
 import { formatVaultCiphertext, splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
 import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
 

@@ -1,5 +1,5 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { asKmsError, type KmsErrorKind } from '../../domain/model/errors';
+import { asKmsError, type KmsErrorKind } from '../../ports/errors';
 
 /** Domain error kinds → gRPC codes, in one table. Nothing we understand becomes UNKNOWN. */
 const CODE_BY_KIND: Record<KmsErrorKind, status> = {

@@ -1,5 +1,5 @@
 import { Metadata, status, type sendUnaryData } from '@grpc/grpc-js';
-import { KmsError } from '../../domain/model/errors';
+import { KmsError } from '../../ports/errors';
 import type { LoggerPort } from '../../ports/logger.port';
 import type { KmsServicePort } from '../../ports/kms-service.port';
 import type { v1beta1, v2 } from './generated/kms-proto';

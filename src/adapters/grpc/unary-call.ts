@@ -1,6 +1,6 @@
 import { Metadata, status, type ServerUnaryCall, type handleUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import { NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../domain/model/call-context';
-import { KmsError, asKmsError } from '../../domain/model/errors';
+import { NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../ports/call-context';
+import { KmsError, asKmsError } from '../../ports/errors';
 import type { LoggerPort } from '../../ports/logger.port';
 import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../ports/metrics.port';
 import { toServiceError } from './grpc-status';

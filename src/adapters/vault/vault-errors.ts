@@ -1,4 +1,4 @@
-import { KmsError } from '../../domain/model/errors';
+import { KmsError } from '../../ports/errors';
 
 /**
  * The one place Vault's answers become domain error kinds. Vault error texts

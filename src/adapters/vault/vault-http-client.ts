@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import { Agent, ProxyAgent, type Dispatcher } from 'undici';
-import { abortReason, onAbort, type CallContext } from '../../domain/model/call-context';
-import { KmsError } from '../../domain/model/errors';
+import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
+import { KmsError } from '../../ports/errors';
 import type { ClockPort } from '../../ports/clock.port';
 import type { VaultClientSettings } from './vault-settings';
 import { isRetryableStatus } from './vault-errors';

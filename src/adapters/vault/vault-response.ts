@@ -1,5 +1,5 @@
 import type { z, ZodTypeAny } from 'zod';
-import { KmsError } from '../../domain/model/errors';
+import { KmsError } from '../../ports/errors';
 import { errorBody } from './schemas';
 import { classifyVaultError, type VaultOperation } from './vault-errors';
 import type { VaultResponse } from './vault-http-client';

@@ -1,6 +1,6 @@
-import type { CallContext } from '../../domain/model/call-context';
-import type { TokenLookup } from '../../domain/model/renewal-policy';
+import type { CallContext } from '../../ports/call-context';
 import type { TokenSessionPort } from '../../ports/auth.port';
+import type { TokenLookup } from '../../ports/token-lookup';
 import { authData, lookupData } from './schemas';
 import type { VaultHttpClient } from './vault-http-client';
 import type { VaultOperation } from './vault-errors';

@@ -1,5 +1,5 @@
-import type { CallContext } from '../../domain/model/call-context';
-import { KmsError } from '../../domain/model/errors';
+import type { CallContext } from '../../ports/call-context';
+import { KmsError } from '../../ports/errors';
 import { splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
 import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
 import { batchData, decryptData, encryptData, keyData, type BatchItem } from './schemas';

@@ -1,3 +1,5 @@
+import type { TokenLookup } from '../../ports/token-lookup';
+
 /**
  * Token renewal policy as pure functions of a token lookup. The loop that calls
  * them lives in TokenLifecycle. Rules (seed document, plus the fixes for the Go
@@ -8,15 +10,6 @@
  *    so that it would expire before the check after next, must be replaced by
  *    logging in again (AppRole) — renewing it would "succeed" and still expire.
  */
-export interface TokenLookup {
-  /** Seconds left. */
-  readonly ttl: number;
-  /** TTL granted at creation (0 = never expires). */
-  readonly creationTtl: number;
-  readonly renewable: boolean;
-  /** Period of a periodic token in seconds, 0 if none. */
-  readonly period: number;
-}
 
 export interface RenewalSettings {
   /** The -token-renewal increment in seconds. */

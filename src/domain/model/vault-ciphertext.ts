@@ -1,4 +1,4 @@
-import { KmsError } from './errors';
+import { KmsError } from '../../ports/errors';
 
 /**
  * The Vault/OpenBao Transit ciphertext format, `vault:v<N>:<base64 std>`: the

@@ -3,8 +3,8 @@ import type { ClockPort } from '../../ports/clock.port';
 import type { MetricsPort } from '../../ports/metrics.port';
 import { TOKENS } from '../../ports/tokens';
 import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
-import { abortReason, deadlineExceeded, type CallContext } from '../model/call-context';
-import { KmsError } from '../model/errors';
+import { abortReason, deadlineExceeded, type CallContext } from '../../ports/call-context';
+import { KmsError } from '../../ports/errors';
 import type { CoalescingSettings, DomainSettings } from './settings';
 import { SharedCall, within } from './shared-call';
 

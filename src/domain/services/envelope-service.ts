@@ -4,8 +4,8 @@ import type { DecryptInput, EncryptResult, KmsServicePort, StatusResult } from '
 import type { MetricsPort } from '../../ports/metrics.port';
 import { TOKENS } from '../../ports/tokens';
 import type { DecryptOutcome, TransitPort } from '../../ports/transit.port';
-import type { CallContext } from '../model/call-context';
-import { KmsError, asKmsError } from '../model/errors';
+import type { CallContext } from '../../ports/call-context';
+import { KmsError, asKmsError } from '../../ports/errors';
 import { KeyVersionTracker } from '../model/key-version-tracker';
 import { LIMITS } from '../model/limits';
 import { parseVaultCiphertext } from '../model/vault-ciphertext';

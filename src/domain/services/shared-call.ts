@@ -1,4 +1,4 @@
-import { abortReason, onAbort, type CallContext } from '../model/call-context';
+import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
 
 /**
  * One backend call made on behalf of several callers. It runs until the

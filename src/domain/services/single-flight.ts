@@ -1,4 +1,4 @@
-import type { CallContext } from '../model/call-context';
+import type { CallContext } from '../../ports/call-context';
 import { SharedCall, within } from './shared-call';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { CallContext } from '../../../domain/model/call-context';
-import { KmsError } from '../../../domain/model/errors';
+import type { CallContext } from '../../../ports/call-context';
+import { KmsError } from '../../../ports/errors';
 import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { authData } from '../schemas';
 import { vaultErrorText, type VaultOperation } from '../vault-errors';

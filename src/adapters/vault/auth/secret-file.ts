@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { KmsError } from '../../../domain/model/errors';
+import { KmsError } from '../../../ports/errors';
 
 /** A credential kept in a file (-token-file, -approle-secret-id-file), read again at every login. */
 export async function readSecretFile(path: string, flag: string): Promise<string> {

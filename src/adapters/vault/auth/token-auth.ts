@@ -1,5 +1,5 @@
-import type { CallContext } from '../../../domain/model/call-context';
-import { KmsError } from '../../../domain/model/errors';
+import type { CallContext } from '../../../ports/call-context';
+import { KmsError } from '../../../ports/errors';
 import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { readSecretFile } from './secret-file';
 
