@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import pkg from '../package.json';
 import { ConfigError, type PluginConfig } from './adapters/config/config';
-import { parseConfig } from './adapters/config/parse';
+import { checkConfiguredFiles, parseConfig } from './adapters/config/parse';
 import { DevTransitAdapter } from './adapters/dev-transit/dev-transit.adapter';
 import { KmsGrpcServer } from './adapters/grpc/grpc-server';
 import { disabledV1Handlers, kmsV1Handlers, kmsV2Handlers } from './adapters/grpc/kms-handlers';
@@ -70,6 +70,7 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv): PluginConfig | 
       process.stdout.write(`vault-kubernetes-kms v${VERSION}\n`);
       return 0;
     }
+    checkConfiguredFiles(outcome.config);
     return outcome.config;
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -244,15 +244,6 @@ function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
     return envFail('VAULT_CLIENT_CERT/VAULT_CLIENT_KEY', 'both client cert and client key must be provided');
   }
   const caCertFile = str('vault-ca-cert');
-  if (caCertFile) {
-    try {
-      if (!statSync(caCertFile).isFile()) fail('vault-ca-cert', `${caCertFile} is not a file`);
-      accessSync(caCertFile, fsConstants.R_OK);
-    } catch (e) {
-      if (e instanceof ConfigError) throw e;
-      fail('vault-ca-cert', `cannot read ${caCertFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : ((e as NodeJS.ErrnoException).code ?? 'error')}`);
-    }
-  }
   return {
     address: address.replace(/\/+$/, ''),
     namespace: str('vault-namespace'),
@@ -280,4 +271,24 @@ export function withoutUserInfo(address: string): string {
 
 function devVaultSettings(): VaultClientSettings {
   return { address: 'dev://in-process', skipVerify: false, timeoutMs: 60_000, maxRetries: 0 };
+}
+
+/**
+ * The files the configuration names must be readable before anything starts:
+ * a missing CA file is a configuration error naming its option (exit 2), not a
+ * crash at the first TLS handshake. Kept apart from parseConfig, which reads
+ * no file, so manifests can be checked on any machine.
+ */
+export function checkConfiguredFiles(config: PluginConfig): void {
+  const caCertFile = config.vault.caCertFile;
+  if (!caCertFile) return;
+  let problem: string | undefined;
+  try {
+    if (!statSync(caCertFile).isFile()) problem = 'is not a file';
+    else accessSync(caCertFile, fsConstants.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    problem = code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable');
+  }
+  if (problem) throw new ConfigError(`invalid ${describeOption('vault-ca-cert')}: cannot read ${caCertFile}: ${problem}`);
 }

@@ -124,10 +124,11 @@ export class TokenLifecycle implements CredentialCheck, TokenRejectionHandler {
 
   /** Why a token Vault called invalid cannot be used, and what helps, per auth method. */
   private invalidTokenReason(): string {
+    if (!this.auth.canObtainNewToken) {
+      return 'Vault token is invalid, expired or revoked; token auth cannot obtain a new one (use a periodic token or approle)';
+    }
     if (this.auth.method === 'token') {
-      return this.auth.canObtainNewToken
-        ? 'Vault token is invalid, expired or revoked; write a valid token into -token-file (it is read again at every login)'
-        : 'Vault token is invalid, expired or revoked; token auth cannot obtain a new one (use a periodic token or approle)';
+      return 'Vault token is invalid, expired or revoked; write a valid token into -token-file (it is read again at every login)';
     }
     return `Vault token from ${this.auth.method} login is invalid, expired or revoked right after the login`;
   }
