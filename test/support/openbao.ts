@@ -215,6 +215,11 @@ export class OpenBaoServer {
     this.auditOffset = existsSync(this.auditFile) ? statSync(this.auditFile).size : 0;
   }
 
+  /** How the audit log shows a value (HMAC-SHA256 with the audit device's salt): to find requests carrying it. */
+  async auditHash(value: string): Promise<string> {
+    return (await this.mustOk('POST', 'sys/audit-hash/requests', { input: value })).json.data.hash as string;
+  }
+
   /** Audit entries (parsed JSON lines) written since a byte offset. */
   auditEntriesSince(offset: number): any[] {
     if (!existsSync(this.auditFile)) return [];
