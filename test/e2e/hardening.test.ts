@@ -78,8 +78,10 @@ describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
     const pid = p.pid as number;
     assert.deepEqual(listeningTcpPorts(pid), [port]);
     p.signal('SIGUSR1');
-    await p.waitForLog((l) => l.message === 'SIGUSR1 ignored');
-    await sleep(300);
+    // The built CLI logs the ignored signal; the packaged artifact runs with --disable-sigusr1 (its SEA
+    // execArgv), where Node itself drops the signal before any listener sees it, so nothing is logged.
+    if (!process.env.KMS_PLUGIN_BIN) await p.waitForLog((l) => l.message === 'SIGUSR1 ignored');
+    await sleep(process.env.KMS_PLUGIN_BIN ? 1000 : 300);
     assert.ok(isAlive(pid));
     assert.deepEqual(listeningTcpPorts(pid), [port], 'only the health port listens; no inspector on 9229');
     assert.doesNotMatch(p.stderr.join('\n'), /Debugger listening/);
