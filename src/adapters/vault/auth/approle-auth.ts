@@ -20,7 +20,7 @@ export const REJECTED_SECRET_ID_RETRY_MS = 5 * 60_000;
 export class AppRoleAuthStrategy implements AuthStrategyPort {
   readonly method = 'approle';
   readonly canObtainNewToken = true;
-  private readonly login_: VaultOperation;
+  private readonly loginOp: VaultOperation;
   private rejected: { fingerprint: string; at: number } | undefined;
 
   constructor(
@@ -32,7 +32,7 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
     private readonly onSecret: (s: string) => void,
     private readonly now: () => number = Date.now,
   ) {
-    this.login_ = { what: 'AppRole login', path: `auth/${mount}/login`, capability: 'update' };
+    this.loginOp = { what: 'AppRole login', path: `auth/${mount}/login`, capability: 'update' };
   }
 
   async login(ctx: CallContext): Promise<string> {
@@ -42,25 +42,25 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
     if (this.rejected?.fingerprint === fingerprint && this.now() - this.rejected.at < REJECTED_SECRET_ID_RETRY_MS) {
       throw new KmsError(
         'permission-denied',
-        `Vault rejected this secret ID at ${this.login_.path} (invalid role or secret ID); not sending it again until it changes ` +
+        `Vault rejected this secret ID at ${this.loginOp.path} (invalid role or secret ID); not sending it again until it changes ` +
           `or ${REJECTED_SECRET_ID_RETRY_MS / 60_000} minutes pass, to stay clear of Vault's user lockout: put a new secret ID into -approle-secret-id-file`,
       );
     }
     const body = { role_id: this.roleId, secret_id: secretId };
-    const res = await this.http.request('POST', this.login_.path, body, ctx, { authenticated: false });
+    const res = await this.http.request('POST', this.loginOp.path, body, ctx, { authenticated: false });
     if (res.status === 400 && /invalid role or secret id|invalid credentials/i.test(vaultErrorText(errorsOf(res)))) {
       this.rejected = { fingerprint, at: this.now() };
-      throw new KmsError('permission-denied', `Vault rejected the AppRole login at ${this.login_.path}: invalid role or secret ID (the secret ID is wrong, expired or used up, or the role ID is wrong)`);
+      throw new KmsError('permission-denied', `Vault rejected the AppRole login at ${this.loginOp.path}: invalid role or secret ID (the secret ID is wrong, expired or used up, or the role ID is wrong)`);
     }
     if (res.status === 403) {
       throw new KmsError(
         'permission-denied',
-        `Vault refused the AppRole login at ${this.login_.path} with "permission denied": the role ID is probably locked by user lockout after repeated failed logins ` +
+        `Vault refused the AppRole login at ${this.loginOp.path} with "permission denied": the role ID is probably locked by user lockout after repeated failed logins ` +
           '(lockout_duration, 15 minutes by default, on every node); unlock it with `vault write -f sys/locked-users/<mount_accessor>/unlock/<role_id>` (see `vault read sys/locked-users`), ' +
           'or the node address is outside the secret ID\'s bound CIDRs',
       );
     }
-    const { auth } = parseOk(res, authData, this.login_);
+    const { auth } = parseOk(res, authData, this.loginOp);
     this.rejected = undefined;
     this.onSecret(auth.client_token);
     return auth.client_token;
