@@ -15,6 +15,9 @@ import { WinstonLogger } from './adapters/logging/winston-logger';
 import { PrometheusMetrics } from './adapters/metrics/prometheus-metrics';
 import { PeriodicTask } from './adapters/runtime/periodic-task';
 import { AppRoleAuthStrategy } from './adapters/vault/auth/approle-auth';
+import { CertAuthStrategy } from './adapters/vault/auth/cert-auth';
+import { FileJwtSource, JwtAuthStrategy } from './adapters/vault/auth/jwt-auth';
+import { UserpassAuthStrategy } from './adapters/vault/auth/userpass-auth';
 import { TokenAuthStrategy } from './adapters/vault/auth/token-auth';
 import { VaultHttpClient } from './adapters/vault/vault-http-client';
 import { VaultTokenSessionAdapter } from './adapters/vault/vault-token-session.adapter';
@@ -23,6 +26,7 @@ import { HealthMonitor } from './domain/services/health-monitor';
 import { registerDomainServices } from './domain/services/register-domain-services';
 import type { DomainSettings } from './domain/services/settings';
 import { TokenLifecycle } from './domain/services/token-lifecycle';
+import type { AuthStrategyPort } from './ports/auth.port';
 import type { ClockPort } from './ports/clock.port';
 import type { KmsServicePort } from './ports/kms-service.port';
 import { TOKENS } from './ports/tokens';
@@ -71,6 +75,11 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv): PluginConfig | 
       return 0;
     }
     checkConfiguredFiles(outcome.config);
+    const auth = outcome.config.auth;
+    if (auth.method === 'jwt' && auth.source.kind === 'spiffe') {
+      // wired by the lead after merging wt/spiffe
+      throw new ConfigError('invalid -jwt-token-source (VAULT_KMS_JWT_TOKEN_SOURCE): "spiffe" is not available in this build yet; use -jwt-token-source=file');
+    }
     return outcome.config;
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -104,6 +113,7 @@ function compose(config: PluginConfig): Plugin {
   const redactor = new SecretRedactor();
   if (config.auth.method === 'token') redactor.pin(config.auth.token);
   if (config.auth.method === 'approle') redactor.pin(config.auth.secretId);
+  if (config.auth.method === 'userpass') redactor.pin(config.auth.password);
   const registerSecret = (s: string) => redactor.register(s);
   const log = new WinstonLogger(redactor, config.debug);
   logStartup(config, log);
@@ -130,11 +140,7 @@ function compose(config: PluginConfig): Plugin {
     )));
     c.register(TOKENS.TransitBackend, once((r) => new VaultTransitAdapter(r.resolve(VaultHttpClient), config.transitMount, config.transitKey)));
     c.register(TOKENS.TokenSession, once((r) => new VaultTokenSessionAdapter(r.resolve(VaultHttpClient))));
-    c.register(TOKENS.AuthStrategy, once((r) =>
-      auth.method === 'token'
-        ? new TokenAuthStrategy(auth.token, auth.tokenFile, registerSecret)
-        : new AppRoleAuthStrategy(r.resolve(VaultHttpClient), auth.mount, auth.roleId, auth.secretId, auth.secretIdFile, registerSecret),
-    ));
+    c.register(TOKENS.AuthStrategy, once((r) => authStrategy(auth, r.resolve(VaultHttpClient), registerSecret, config, metrics)));
   }
   registerDomainServices(c, auth.method === 'dev' ? 'none' : 'vault-token');
 
@@ -175,6 +181,36 @@ function compose(config: PluginConfig): Plugin {
       await vault?.close();
     },
   };
+}
+
+/** The adapter behind TOKENS.AuthStrategy for the configured -auth-method. */
+function authStrategy(
+  auth: Exclude<PluginConfig['auth'], { method: 'dev' }>,
+  http: VaultHttpClient,
+  registerSecret: (s: string) => void,
+  config: PluginConfig,
+  metrics: PrometheusMetrics,
+): AuthStrategyPort {
+  switch (auth.method) {
+    case 'token':
+      return new TokenAuthStrategy(auth.token, auth.tokenFile, registerSecret);
+    case 'approle':
+      return new AppRoleAuthStrategy(http, auth.mount, auth.roleId, auth.secretId, auth.secretIdFile, registerSecret);
+    case 'userpass':
+      return new UserpassAuthStrategy(http, auth.mount, auth.username, auth.password, auth.passwordFile, registerSecret);
+    case 'cert':
+      // The certificate goes on the login's own connection only; every other request uses the shared client.
+      return new CertAuthStrategy(
+        (identity) => new VaultHttpClient({ ...config.vault, clientIdentity: identity }, SYSTEM_CLOCK, registerSecret, (op, outcome, seconds) => metrics.vaultRequest(op, outcome, seconds)),
+        auth.mount,
+        auth.role,
+        auth.files,
+        registerSecret,
+      );
+    case 'jwt':
+      if (auth.source.kind !== 'file') throw new ConfigError('-jwt-token-source=spiffe is not available in this build yet');
+      return new JwtAuthStrategy(http, auth.mount, auth.role, new FileJwtSource(auth.source.path), registerSecret);
+  }
 }
 
 function logStartup(config: PluginConfig, log: WinstonLogger): void {
@@ -262,13 +298,16 @@ function startBackgroundTasks(plugin: Plugin): BackgroundTasks {
 function credentialFile(c: PluginConfig): string | undefined {
   if (c.auth.method === 'token') return c.auth.tokenFile;
   if (c.auth.method === 'approle') return c.auth.secretIdFile;
+  if (c.auth.method === 'userpass') return c.auth.passwordFile;
+  if (c.auth.method === 'cert') return c.auth.files.kind === 'combined' ? c.auth.files.pemFile : c.auth.files.certFile;
+  if (c.auth.method === 'jwt' && c.auth.source.kind === 'file') return c.auth.source.path;
   return undefined;
 }
 
 function ignoredBecause(sig: ControlSignal): string {
   if (sig === 'SIGUSR1') return 'the Node.js inspector is never opened';
   if (sig === 'SIGUSR2') return 'only -dev rotates its key on SIGUSR2';
-  return 'no credential file is configured (-token-file, -approle-secret-id-file)';
+  return 'no credential file is configured (-token-file, -approle-secret-id-file, -userpass-password-file, -cert-pem, -cert-file, -jwt-token-path)';
 }
 
 /** Stops the checks, lets in-flight calls finish, removes the socket. */
@@ -308,7 +347,35 @@ function startupFields(c: PluginConfig): Record<string, unknown> {
     ...(auth.method === 'approle'
       ? { 'approle-mount': auth.mount, 'approle-role-id': auth.roleId, 'approle-secret-id-set': Boolean(auth.secretId), 'approle-secret-id-file': auth.secretIdFile ?? '' }
       : {}),
+    ...authMethodStartupFields(auth),
   };
+}
+
+/** The userpass, cert and jwt settings: names and paths, never the password, key or JWT. */
+function authMethodStartupFields(auth: PluginConfig['auth']): Record<string, unknown> {
+  switch (auth.method) {
+    case 'userpass':
+      return { 'userpass-mount': auth.mount, 'userpass-username': auth.username, 'userpass-password-set': Boolean(auth.password), 'userpass-password-file': auth.passwordFile ?? '' };
+    case 'cert':
+      return {
+        'cert-mount': auth.mount,
+        'cert-role': auth.role,
+        'cert-pem': auth.files.kind === 'combined' ? auth.files.pemFile : '',
+        'cert-file': auth.files.kind === 'pair' ? auth.files.certFile : '',
+        'cert-key': auth.files.kind === 'pair' ? auth.files.keyFile : '',
+      };
+    case 'jwt':
+      return {
+        'jwt-mount': auth.mount,
+        'jwt-role': auth.role,
+        'jwt-token-source': auth.source.kind,
+        ...(auth.source.kind === 'file'
+          ? { 'jwt-token-path': auth.source.path }
+          : { 'jwt-spiffe-endpoint': auth.source.endpoint, 'jwt-spiffe-audience': auth.source.audience, 'jwt-spiffe-id': auth.source.spiffeId ?? '' }),
+      };
+    default:
+      return {};
+  }
 }
 
 /** True when this file is the program: `node dist/src/main.js` or the single-executable artifact. */

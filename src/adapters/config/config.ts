@@ -42,7 +42,19 @@ export type AuthSettings =
       readonly secretId?: string;
       readonly secretIdFile?: string;
     }
+  | { readonly method: 'userpass'; readonly mount: string; readonly username: string; readonly password?: string; readonly passwordFile?: string }
+  | { readonly method: 'cert'; readonly mount: string; readonly role: string; readonly files: CertFiles }
+  | { readonly method: 'jwt'; readonly mount: string; readonly role: string; readonly source: JwtSource }
   | { readonly method: 'dev' };
+
+/** Where the client certificate and its key are: two files, or one combined PEM file (the kubelet's). */
+export type CertFiles =
+  | { readonly kind: 'pair'; readonly certFile: string; readonly keyFile: string }
+  | { readonly kind: 'combined'; readonly pemFile: string };
+
+export type JwtSource =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'spiffe'; readonly endpoint: string; readonly audience: string; readonly spiffeId?: string };
 
 export interface PluginConfig {
   readonly dev: boolean;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigError, type AuthSettings, type PluginConfig, type VaultClientSettings } from './config';
 import { normalizeGoArgs } from './go-flags';
 import { OPTIONS, describeOption, type OptionSpec } from './options';
+import { certSettings, jwtSettings, userpassSettings, type OptionReader } from './auth-method-settings';
 import { parseDurationMs, parseFileMode, parseGoBool, parseInteger, parseListenAddress, parseSocketUrl } from './values';
 
 export type ParseOutcome =
@@ -187,7 +188,7 @@ function oneCredential(value: string | undefined, fileValue: string | undefined,
 
 function authSettings(str: Getter, fail: Fail, source: Source, notices: string[]): AuthSettings {
   const method = (str('auth-method') ?? '').toLowerCase();
-  if (method === '') return fail('auth-method', 'is required: token or approle');
+  if (method === '') return fail('auth-method', 'is required: token, approle, userpass, cert or jwt');
   if (method === 'token') {
     const tokenFile = str('token-file');
     const token = oneCredential(str('token'), tokenFile, 'token', 'token-file', source, fail, notices);
@@ -204,7 +205,14 @@ function authSettings(str: Getter, fail: Fail, source: Source, notices: string[]
     const mount = str('approle-mount') ?? 'approle';
     return { method: 'approle', mount: mount.replace(/^\/+|\/+$/g, ''), roleId, secretId, secretIdFile };
   }
-  return fail('auth-method', `"${method}" is not supported: use token or approle`);
+  const reader: OptionReader = {
+    str, fail, source, notices,
+    oneCredential: (value, fileValue, flag, fileFlag) => oneCredential(value, fileValue, flag, fileFlag, source, fail, notices),
+  };
+  if (method === 'userpass') return userpassSettings(reader);
+  if (method === 'cert') return certSettings(reader);
+  if (method === 'jwt') return jwtSettings(reader);
+  return fail('auth-method', `"${method}" is not supported: use token, approle, userpass, cert or jwt`);
 }
 
 function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {

@@ -73,5 +73,5 @@ export class SecretRedactor {
 
 /** Field names that hold secrets; "token_ttl_seconds" and the like are not secrets. */
 function isSecretField(name: string): boolean {
-  return SECRET_FIELD.test(name) && !/[-_](ttl|seconds|count|renewal|method|file|mount|source|set|interval)$/i.test(name);
+  return SECRET_FIELD.test(name) && !/[-_](ttl|seconds|count|renewal|method|file|mount|source|set|interval|path)$/i.test(name);
 }

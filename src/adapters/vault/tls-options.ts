@@ -14,7 +14,10 @@ export function buildTlsOptions(s: VaultClientSettings): ConnectionOptions {
     }
   }
   if (ca.length > 0) opts.ca = ca;
-  if (s.clientCertFile && s.clientKeyFile) {
+  if (s.clientIdentity) {
+    opts.cert = s.clientIdentity.cert;
+    opts.key = s.clientIdentity.key;
+  } else if (s.clientCertFile && s.clientKeyFile) {
     opts.cert = readFileSync(s.clientCertFile, 'utf8');
     opts.key = readFileSync(s.clientKeyFile, 'utf8');
   }

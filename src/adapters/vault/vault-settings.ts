@@ -6,6 +6,8 @@ export interface VaultClientSettings {
   readonly caPath?: string;
   readonly clientCertFile?: string;
   readonly clientKeyFile?: string;
+  /** A client certificate and key given as PEM text (cert auth's login client); used instead of the two files. */
+  readonly clientIdentity?: { readonly cert: string; readonly key: string };
   readonly skipVerify: boolean;
   readonly tlsServerName?: string;
   /** Per-attempt timeout (VAULT_CLIENT_TIMEOUT), default 60 s. */
