@@ -103,7 +103,7 @@ const lines = [
   '| Variable | Default | Meaning |',
   '|---|---|---|',
   '| `VAULT_CAPATH` | | Directory of PEM CA certificates (`*.pem`, `*.crt`), used when no CA file is given. |',
-  '| `VAULT_CLIENT_CERT`<br>`VAULT_CLIENT_KEY` | | PEM client certificate and key for mutual TLS to Vault. Give both or neither. |',
+  '| `VAULT_CLIENT_CERT`<br>`VAULT_CLIENT_KEY` | | PEM client certificate and key for mutual TLS to Vault, presented on every connection. Give both or neither. With `-auth-method=cert`, the `-cert-pem` or `-cert-file`/`-cert-key` certificate is presented only on the login\'s own connection, which is opened for each login and closed after it; set these as well if Vault requires a client certificate on every connection (`tls_require_and_verify_client_cert`). |',
   '| `VAULT_SKIP_VERIFY` | `false` | Boolean. Do not verify Vault\'s certificate. Logs a warning at start; never use it in production. |',
   '| `VAULT_TLS_SERVER_NAME` | | Name to send as SNI and to verify the certificate against. |',
   '| `VAULT_CLIENT_TIMEOUT` | `60s` | Timeout of each HTTP attempt (duration, or bare seconds). kube-apiserver\'s own deadline (EncryptionConfiguration `timeout`, 3s by default) still ends a request first. |',
