@@ -151,7 +151,7 @@ describe('userpass auth on real OpenBao', () => {
   });
 
   it('renews, logs in again past the max TTL and after revocation, with zero failed requests; the password is never printed', async () => {
-    const password = await userpassUser('kms-short', { token_ttl: '3s', token_max_ttl: '7s' });
+    const password = await userpassUser('kms-short', { token_ttl: '4s', token_max_ttl: '9s' });
     const passwordFile = join(workDir(), 'password');
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     const { client, p } = await plugins.start([
@@ -161,7 +161,7 @@ describe('userpass auth on real OpenBao', () => {
     assert.equal(start['userpass-username'], 'kms-short');
     assert.equal(start['userpass-password-file'], passwordFile);
     bao.resetStats();
-    const run = await serveFor(client, 16_000);
+    const run = await serveFor(client, 20_000); // more than two max TTLs
     const stats = bao.stats();
     assert.equal(run.failed, 0, `failed requests across expiries: ${run.failed} of ${run.served + run.failed}: ${run.errors.join('; ')}`);
     assert.ok((stats['userpass.login'] ?? 0) >= 2, `logged in again past the max TTL: ${JSON.stringify(stats)}`);
@@ -265,7 +265,7 @@ describe('JWT auth (token file) on real OpenBao', () => {
 
   it('short Vault token TTL and a token file replaced as it rotates: zero failed requests', async () => {
     await bao.mustOk('POST', 'auth/jwt/role/kms-short', {
-      role_type: 'jwt', bound_audiences: [JWT_AUDIENCE], user_claim: 'sub', token_policies: ['kms'], token_ttl: '3s', token_max_ttl: '6s',
+      role_type: 'jwt', bound_audiences: [JWT_AUDIENCE], user_claim: 'sub', token_policies: ['kms'], token_ttl: '4s', token_max_ttl: '8s',
     });
     const tokenFile = join(workDir(), 'token');
     // Each JWT lives 10 s and is replaced every 2 s: a login with a JWT read once at start would fail after 10 s.
@@ -275,7 +275,7 @@ describe('JWT auth (token file) on real OpenBao', () => {
     try {
       const { client, p } = await plugins.start([...vaultFlags(), '-auth-method=jwt', '-jwt-role=kms-short', `-jwt-token-path=${tokenFile}`, '-token-refresh-interval=1s']);
       bao.resetStats();
-      const run = await serveFor(client, 18_000, 310);
+      const run = await serveFor(client, 18_000, 310); // more than two max TTLs
       const stats = bao.stats();
       assert.equal(run.failed, 0, `failed requests across expiries: ${run.failed} of ${run.served + run.failed}: ${run.errors.join('; ')}`);
       assert.ok((stats['jwt.login'] ?? 0) >= 2, `logged in again past the max TTL with a newer JWT: ${JSON.stringify(stats)}`);

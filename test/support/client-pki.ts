@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * A throwaway client CA and client certificates (EC P-256, extendedKeyUsage
- * clientAuth, as the kubelet's), made with the openssl CLI like test-pki.ts,
+ * A throwaway client CA and client certificates (EC P-256 with a SEC1 key,
+ * extendedKeyUsage clientAuth, as the kubelet's), made with the openssl CLI like test-pki.ts,
  * for Vault's TLS certificate auth method.
  */
 export interface ClientCa {
@@ -37,7 +37,9 @@ export function makeClientCa(name = 'client-ca'): ClientCa {
     caPem: readFileSync(f('ca.crt'), 'utf8'),
     issue(commonName: string): ClientCert {
       const base = f(`${commonName}-${++serial}`);
-      ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/O=system:nodes/CN=${commonName}`, '-keyout', `${base}.key`, '-out', `${base}.csr`);
+      // A SEC1 "EC PRIVATE KEY", the form the kubelet writes.
+      ssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${base}.key`);
+      ssl('req', '-new', '-key', `${base}.key`, '-subj', `/O=system:nodes/CN=${commonName}`, '-out', `${base}.csr`);
       ssl('x509', '-req', '-in', `${base}.csr`, '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f('client-ext.cnf'), '-out', `${base}.crt`);
       const keyPem = readFileSync(`${base}.key`, 'utf8');
       // The kubelet writes the certificate first, then the key.

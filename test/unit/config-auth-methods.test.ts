@@ -21,7 +21,9 @@ const fails = (argv: string[], env: Record<string, string>, pattern: RegExp) =>
 describe('auth method flags of the Go plugin v1.4.0', () => {
   it('has every flag, env var and default that its cmd/plugin.go declares', () => {
     // Read from the Go plugin's source: flag.StringVar(&opts.X, "name", ...) and the X `env:"NAME" envDefault:"..."` tags.
-    const src = readFileSync(join(resolve(__dirname, '../../..'), '../shared/upstream/vault-kubernetes-kms-v1.4.0/cmd/plugin.go'), 'utf8');
+    // The release source scripts/install-test-tools.sh builds the Go plugin from (KMS_UPSTREAM_SRC overrides it there too).
+    const upstream = process.env.KMS_UPSTREAM_SRC || join(resolve(__dirname, '../../..'), '../shared/upstream/vault-kubernetes-kms-v1.4.0');
+    const src = readFileSync(join(upstream, 'cmd/plugin.go'), 'utf8');
     const fields = new Map<string, { env: string; def?: string }>();
     for (const m of src.matchAll(/^\s+(\w+)\s+\w+\s+`env:"(\w+)"(?:\s+envDefault:"([^"]*)")?`/gm)) fields.set(m[1], { env: m[2], def: m[3] });
     const flags = [...src.matchAll(/flag\.\w+Var\(\s*&opts\.(\w+),\s*"([\w-]+)"/g)].map((m) => ({ field: m[1], flag: m[2] }));
@@ -57,6 +59,10 @@ describe('auth method flags of the Go plugin v1.4.0', () => {
     fails(['-auth-method=cert', '-cert-role=r', '-cert-file=/c'], {}, /-cert-key \(VAULT_KMS_CERT_KEY\)/);
     fails(['-auth-method=cert', '-cert-role=r', '-cert-key=/k'], {}, /-cert-file \(VAULT_KMS_CERT_FILE\)/);
     fails(['-auth-method=cert', '-cert-role=r', '-cert-pem=/p'], { VAULT_KMS_CERT_FILE: '/c' }, /-cert-pem.*conflicts with -cert-file \(set by VAULT_KMS_CERT_FILE\)/);
+    assert.throws(
+      () => parseConfig(['-vault-address=http://127.0.0.1:8200', '-auth-method=cert', '-cert-role=r', '-cert-pem=/p'], {}),
+      (e: unknown) => e instanceof ConfigError && /-vault-address \(VAULT_KMS_VAULT_ADDR, VAULT_ADDR\).*https:\/\/.*-auth-method=cert/.test(e.message),
+    );
   });
 
   it('jwt: file source by default at the service-account token path', () => {
