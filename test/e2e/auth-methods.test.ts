@@ -11,6 +11,7 @@ import { captureSecret, markedPlaintext } from '../support/leak-capture';
 import { makeTestPki, type TestPki } from '../support/test-pki';
 import { makeClientCa, type ClientCa } from '../support/client-pki';
 import { TcpForwarder } from '../support/tcp-forwarder';
+import { TlsObserver } from '../support/tls-observer';
 
 /**
  * userpass, TLS certificate and JWT (file) auth, each against a real OpenBao
@@ -209,6 +210,33 @@ describe('TLS certificate auth on real OpenBao', () => {
     const cert = clientCa.issue('system:node:pair');
     recordKey(cert.keyPem);
     await bothPluginsServe([...vaultFlags(), '-auth-method=cert', '-cert-role=kms', `-cert-file=${cert.certFile}`, `-cert-key=${cert.keyFile}`], 210);
+  });
+
+  it('presents the client certificate only on the login\'s own connection, opened for each login', async () => {
+    const cert = clientCa.issue('system:node:observed');
+    recordKey(cert.keyPem);
+    const observer = new TlsObserver(pki, new URL(bao.url), { 'system:node:observed': cert });
+    const address = await observer.start();
+    try {
+      const { client, p } = await plugins.start([`-vault-address=${address}`, `-vault-ca-cert=${pki.caFile}`, '-auth-method=cert', '-cert-role=kms', `-cert-pem=${cert.pemFile}`]);
+      await roundTrip(client, 230);
+      p.signal('SIGHUP'); // a second login
+      await eventually(async () => observer.connections.filter((c) => c.requests.includes('POST /v1/auth/cert/login')).length, (n) => n === 2, 15_000);
+      await roundTrip(client, 231);
+      const withCert = observer.connections.filter((c) => c.clientCertCn !== undefined);
+      const withoutCert = observer.connections.filter((c) => c.clientCertCn === undefined);
+      assert.equal(withCert.length, 2, `one connection per login: ${JSON.stringify(observer.connections)}`);
+      for (const c of withCert) {
+        assert.equal(c.clientCertCn, 'system:node:observed');
+        assert.deepEqual(c.requests, ['POST /v1/auth/cert/login'], 'nothing but the login goes over the certificate\'s connection');
+      }
+      const others = withoutCert.flatMap((c) => c.requests);
+      assert.ok(others.some((r) => r.startsWith('POST /v1/transit/encrypt/')), JSON.stringify(others));
+      assert.ok(others.some((r) => r.includes('auth/token/lookup-self')), JSON.stringify(others));
+      assert.equal(others.some((r) => r.includes('auth/cert/login')), false);
+    } finally {
+      await observer.stop();
+    }
   });
 
   it('uses a rotated PEM file at the next login, without a restart', async () => {
