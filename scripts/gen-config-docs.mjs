@@ -107,7 +107,7 @@ const lines = [
   '| `VAULT_SKIP_VERIFY` | `false` | Boolean. Do not verify Vault\'s certificate. Logs a warning at start; never use it in production. |',
   '| `VAULT_TLS_SERVER_NAME` | | Name to send as SNI and to verify the certificate against. |',
   '| `VAULT_CLIENT_TIMEOUT` | `60s` | Timeout of each HTTP attempt (duration, or bare seconds). kube-apiserver\'s own deadline (EncryptionConfiguration `timeout`, 3s by default) still ends a request first. |',
-  '| `VAULT_MAX_RETRIES` | `2` | Retries after the first attempt, for HTTP 412, 429, 5xx other than 501, and connection errors, with jittered backoff, and only while the caller\'s deadline leaves room. |',
+  '| `VAULT_MAX_RETRIES` | unset | Unset: retry until the caller\'s deadline (backoff capped at 250 ms, moving to the next -vault-address at once, see docs/ha.md). Set: also at most this many retries after the first attempt. Retried: HTTP 412, 429, 5xx other than 501, connection errors and timeouts. |',
   ...fallbackRows(),
   '',
   'Other variables of Vault\'s Go client (`VAULT_CACERT_BYTES`, `VAULT_RATE_LIMIT`, `VAULT_SRV_LOOKUP`, `VAULT_HTTP_PROXY`,',

@@ -19,6 +19,7 @@ import { CertAuthStrategy } from './adapters/vault/auth/cert-auth';
 import { FileJwtSource, JwtAuthStrategy } from './adapters/vault/auth/jwt-auth';
 import { UserpassAuthStrategy } from './adapters/vault/auth/userpass-auth';
 import { TokenAuthStrategy } from './adapters/vault/auth/token-auth';
+import { VaultAddressChecker } from './adapters/vault/vault-address-checker';
 import { VaultHttpClient } from './adapters/vault/vault-http-client';
 import { VaultTokenSessionAdapter } from './adapters/vault/vault-token-session.adapter';
 import { VaultTransitAdapter } from './adapters/vault/vault-transit.adapter';
@@ -45,6 +46,8 @@ interface Plugin {
   /** Absent with -dev: the dev backend needs no credentials. */
   readonly tokens: TokenLifecycle | undefined;
   readonly devTransit: DevTransitAdapter | undefined;
+  /** Runs the health check at once; set when the background tasks start. */
+  readonly recheck: { now: () => void };
   /** Releases the Vault connection pool, if any. */
   close(): Promise<void>;
 }
@@ -97,6 +100,9 @@ function domainSettings(config: PluginConfig): DomainSettings {
     healthMaxAgeMs: 3 * config.healthCheckIntervalMs + 5000,
     reloginMinIntervalMs: 2000,
     backgroundTimeoutMs: 10_000,
+    healthCheckTimeoutMs: 5000,
+    addressCheckTimeoutMs: 1000,
+    recheckMinIntervalMs: 1000,
     // Eight parallel Vault requests keep latency flat at low load; beyond that, batches of up to 128.
     coalescing: { maxInFlight: 8, maxBatch: 128 },
   };
@@ -127,6 +133,8 @@ function compose(config: PluginConfig): Plugin {
   c.register(TOKENS.DomainSettings, { useValue: domainSettings(config) });
 
   const auth = config.auth;
+  const recheck = { now: () => {} };
+  let monitor: HealthMonitor | undefined;
   if (auth.method === 'dev') {
     c.registerSingleton(DevTransitAdapter);
     c.register(TOKENS.TransitBackend, { useToken: DevTransitAdapter });
@@ -135,9 +143,18 @@ function compose(config: PluginConfig): Plugin {
       config.vault,
       SYSTEM_CLOCK,
       registerSecret,
-      (op, outcome, seconds) => metrics.vaultRequest(op, outcome, seconds),
+      (op, outcome, seconds) => {
+        metrics.vaultRequest(op, outcome, seconds);
+        if ((monitor ??= c.resolve(HealthMonitor)).requestOutcome(outcome !== 'error' && outcome !== '5xx')) recheck.now();
+      },
       (from, to) => log.info('following Vault redirects to another origin (logged once per origin)', { from, to }),
+      (states) => {
+        metrics.vaultAddressInUse(states);
+        const inUse = states.find((s) => s.current);
+        if (states.length > 1) log.info('Vault address states changed', { in_use: inUse?.address, down: states.filter((s) => !s.up).map((s) => `${s.address} (${s.reason})`) });
+      },
     )));
+    c.register(TOKENS.VaultAddresses, once((r) => new VaultAddressChecker(r.resolve(VaultHttpClient).endpoints)));
     c.register(TOKENS.TransitBackend, once((r) => new VaultTransitAdapter(r.resolve(VaultHttpClient), config.transitMount, config.transitKey)));
     c.register(TOKENS.TokenSession, once((r) => new VaultTokenSessionAdapter(r.resolve(VaultHttpClient))));
     c.register(TOKENS.AuthStrategy, once((r) => authStrategy(auth, r.resolve(VaultHttpClient), registerSecret, config, metrics)));
@@ -177,6 +194,7 @@ function compose(config: PluginConfig): Plugin {
     health: c.resolve(HealthMonitor),
     tokens: auth.method === 'dev' ? undefined : c.resolve(TokenLifecycle),
     devTransit: auth.method === 'dev' ? c.resolve(DevTransitAdapter) : undefined,
+    recheck,
     close: async () => {
       await vault?.close();
     },
@@ -217,8 +235,10 @@ function logStartup(config: PluginConfig, log: WinstonLogger): void {
   log.info('starting kms plugin', startupFields(config));
   if (config.dev) {
     log.warn('DEV MODE: in-process transit backend with an ephemeral key. NOT FOR PRODUCTION: everything encrypted is lost when the process exits.');
-  } else if (config.vault.address.startsWith('http://')) {
-    log.warn('Vault address uses plain http://: tokens and data keys cross the network unencrypted', { vault_address: config.vault.address });
+  } else {
+    for (const address of config.vault.addresses ?? [config.vault.address]) {
+      if (address.startsWith('http://')) log.warn('Vault address uses plain http://: tokens and data keys cross the network unencrypted', { vault_address: address });
+    }
   }
   if (config.vault.skipVerify) log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is not verified');
   for (const notice of config.notices) log.info(notice);
@@ -256,7 +276,9 @@ async function start(plugin: Plugin): Promise<BackgroundTasks | undefined> {
 
 function startBackgroundTasks(plugin: Plugin): BackgroundTasks {
   const { config, log, tokens } = plugin;
-  const health = new PeriodicTask(() => plugin.health.check((n) => randomBytes(n)), config.healthCheckIntervalMs, 500);
+  // While failing, checked again within 2 s at most: health follows Vault's recovery within seconds.
+  const health = new PeriodicTask(() => plugin.health.check((n) => randomBytes(n)), config.healthCheckIntervalMs, 500, 2000);
+  plugin.recheck.now = () => health.poke();
   const tokenTask = tokens
     ? new PeriodicTask(async () => {
         const wasLoggedIn = tokens.isLoggedIn();
@@ -332,7 +354,7 @@ function startupFields(c: PluginConfig): Record<string, unknown> {
     socket: c.socketUrl,
     'socket-mode': `0${c.socketMode.toString(8)}`,
     debug: c.debug,
-    'vault-address': c.vault.address,
+    'vault-address': (c.vault.addresses ?? [c.vault.address]).join(','),
     'vault-namespace': c.vault.namespace ?? '',
     'vault-redirect-origins': (c.vault.redirectOrigins ?? []).join(','),
     'vault-ca-cert': c.vault.caCertFile ?? '',

@@ -1,4 +1,5 @@
 import type { KmsErrorKind } from './errors';
+import type { VaultAddressCheck } from './vault-addresses.port';
 
 export type KmsApiVersion = 'v1' | 'v2';
 export type KmsOperation = 'encrypt' | 'decrypt' | 'status' | 'version';
@@ -13,6 +14,8 @@ export interface MetricsPort {
   health(healthy: boolean): void;
   batchSize(op: 'encrypt' | 'decrypt', items: number): void;
   singleFlightHit(): void;
+  /** The last check of each Vault address (optional: only a Vault backend has addresses). */
+  vaultAddresses?(checks: readonly VaultAddressCheck[]): void;
 }
 
 export const NO_METRICS: MetricsPort = {

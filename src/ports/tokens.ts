@@ -13,4 +13,5 @@ export const TOKENS = {
   Logger: Symbol('LoggerPort'),
   Metrics: Symbol('MetricsPort'),
   DomainSettings: Symbol('DomainSettings'),
+  VaultAddresses: Symbol('VaultAddressesPort'),
 } as const;

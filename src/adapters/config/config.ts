@@ -4,7 +4,10 @@
  * main.ts, which hands one to the other, is where TypeScript checks they fit.
  */
 export interface VaultClientSettings {
+  /** The first (or only) address of -vault-address. */
   readonly address: string;
+  /** Every address of -vault-address when it lists several nodes of one cluster, in order of preference. */
+  readonly addresses?: readonly string[];
   readonly namespace?: string;
   readonly caCertFile?: string;
   readonly caPath?: string;
@@ -14,7 +17,7 @@ export interface VaultClientSettings {
   readonly tlsServerName?: string;
   /** Per-attempt timeout (VAULT_CLIENT_TIMEOUT), default 60 s. */
   readonly timeoutMs: number;
-  /** Retries after the first attempt (VAULT_MAX_RETRIES), default 2. */
+  /** Most retries after the first attempt (VAULT_MAX_RETRIES); Infinity (the default) retries until the caller's deadline. */
   readonly maxRetries: number;
   readonly proxy?: { readonly httpProxy?: string; readonly httpsProxy?: string; readonly noProxy?: string };
   /** Origins besides -vault-address's own that a redirect may lead to (-vault-redirect-origins). */

@@ -20,7 +20,7 @@ export interface OptionSpec {
 }
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { flag: 'vault-address', envs: ['VAULT_KMS_VAULT_ADDR', 'VAULT_ADDR'], type: 'string', group: 'Vault server', description: 'Vault/OpenBao API address, e.g. https://vault.example.com:8200 (required unless -dev)' },
+  { flag: 'vault-address', envs: ['VAULT_KMS_VAULT_ADDR', 'VAULT_ADDR'], type: 'string', group: 'Vault server', description: 'Vault/OpenBao API address, e.g. https://vault.example.com:8200, or a comma-separated list of the nodes of one cluster (see docs/ha.md) (required unless -dev)' },
   { flag: 'vault-namespace', envs: ['VAULT_KMS_VAULT_NAMESPACE', 'VAULT_NAMESPACE'], type: 'string', group: 'Vault server', description: 'Vault Enterprise / OpenBao namespace, sent as X-Vault-Namespace' },
   { flag: 'vault-redirect-origins', envs: ['VAULT_KMS_VAULT_REDIRECT_ORIGINS'], type: 'string', group: 'Vault server', description: 'comma-separated origins (https://vault-1:8200) a Vault redirect may lead to, e.g. the active node from a standby; redirects to any other origin are refused' },
   { flag: 'vault-ca-cert', envs: ['VAULT_KMS_VAULT_CACERT', 'VAULT_CACERT'], type: 'string', group: 'Vault server', description: 'PEM file with the CA that issued the Vault server certificate' },

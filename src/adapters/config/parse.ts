@@ -216,18 +216,24 @@ function authSettings(str: Getter, fail: Fail, source: Source, notices: string[]
 }
 
 function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
-  const address = str('vault-address');
-  if (!address) return fail('vault-address', 'is required: the Vault API address, e.g. https://vault.example.com:8200');
-  const url = z.string().url().safeParse(address);
-  const scheme = url.success ? new URL(address).protocol : '';
-  if (!url.success || !['http:', 'https:', 'unix:'].includes(scheme)) {
-    return fail('vault-address', `"${withoutUserInfo(address)}" is not an http://, https:// or unix:// URL`);
+  const addressList = str('vault-address');
+  if (!addressList) return fail('vault-address', 'is required: the Vault API address, e.g. https://vault.example.com:8200');
+  // A comma-separated list names the nodes of one cluster (see docs/ha.md); one address works as before.
+  const addresses = addressList.split(',').map((a) => a.trim().replace(/\/+$/, ''));
+  for (const address of addresses) {
+    if (address === '') return fail('vault-address', `"${withoutUserInfo(addressList)}" has an empty entry; give addresses separated by single commas`);
+    const url = z.string().url().safeParse(address);
+    const scheme = url.success ? new URL(address).protocol : '';
+    if (!url.success || !['http:', 'https:', 'unix:'].includes(scheme)) {
+      return fail('vault-address', `"${withoutUserInfo(address)}" is not an http://, https:// or unix:// URL`);
+    }
+    // Vault never uses URL credentials; refusing them keeps a password out of every log line and error.
+    const parsedUrl = new URL(address);
+    if (parsedUrl.username !== '' || parsedUrl.password !== '') {
+      return fail('vault-address', `"${withoutUserInfo(address)}" carries user-info (user:password@); Vault does not use it, remove it`);
+    }
   }
-  // Vault never uses URL credentials; refusing them keeps a password out of every log line and error.
-  const parsedUrl = new URL(address);
-  if (parsedUrl.username !== '' || parsedUrl.password !== '') {
-    return fail('vault-address', `"${withoutUserInfo(address)}" carries user-info (user:password@); Vault does not use it, remove it`);
-  }
+  if (new Set(addresses).size !== addresses.length) return fail('vault-address', `"${withoutUserInfo(addressList)}" lists an address twice`);
   const redirectOrigins = (str('vault-redirect-origins') ?? '').split(',').map((o) => o.trim()).filter((o) => o !== '');
   for (const o of redirectOrigins) {
     const u = z.string().url().safeParse(o);
@@ -244,7 +250,8 @@ function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
   const retriesText = envText('VAULT_MAX_RETRIES');
   const timeoutMs = timeoutText === undefined ? 60_000 : parseDurationMs(timeoutText);
   if (timeoutMs === undefined || timeoutMs <= 0) return envFail('VAULT_CLIENT_TIMEOUT', 'must be a positive duration (30 or 30s)');
-  const maxRetries = retriesText === undefined ? 2 : parseInteger(retriesText);
+  // Unset: retry until the caller's deadline (docs/ha.md); set: also at most this many retries.
+  const maxRetries = retriesText === undefined ? Number.POSITIVE_INFINITY : parseInteger(retriesText);
   if (maxRetries === undefined || maxRetries < 0) return envFail('VAULT_MAX_RETRIES', 'must be a whole number >= 0');
   const clientCertFile = envText('VAULT_CLIENT_CERT');
   const clientKeyFile = envText('VAULT_CLIENT_KEY');
@@ -253,7 +260,8 @@ function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
   }
   const caCertFile = str('vault-ca-cert');
   return {
-    address: address.replace(/\/+$/, ''),
+    address: addresses[0],
+    ...(addresses.length > 1 ? { addresses } : {}),
     namespace: str('vault-namespace'),
     caCertFile,
     caPath: envText('VAULT_CAPATH'),

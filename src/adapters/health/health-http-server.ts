@@ -23,7 +23,7 @@ export interface HealthSources {
   /** The process and its gRPC server are serving. No Vault call. */
   live(): boolean;
   /** The last background Vault check, from memory. No Vault call. */
-  health(): { healthy: boolean; reason: string };
+  health(): { healthy: boolean; reason: string; addresses?: readonly { address: string; ok: boolean; detail: string }[] };
   /** Prometheus exposition, if metrics are wired. */
   metrics?(): Promise<{ contentType: string; body: string }>;
 }
@@ -73,7 +73,9 @@ export class HealthHttpServer {
     }
     if (path === '/health' || path === '/healthz' || path === '/readyz') {
       const h = this.sources.health();
-      return h.healthy ? send(res, 200, 'ok\n') : send(res, 503, `${h.reason}\n`);
+      // ?verbose adds one line per Vault address (its last check), as kube-apiserver's /readyz?verbose does per check.
+      const verbose = /[?&]verbose(=|&|$)/.test(req.url ?? '') ? (h.addresses ?? []).map((a) => `vault ${a.address}: ${a.ok ? 'ok' : 'failed'} (${a.detail})\n`).join('') : '';
+      return h.healthy ? send(res, 200, `ok\n${verbose}`) : send(res, 503, `${h.reason}\n${verbose}`);
     }
     if (path === '/metrics' && this.sources.metrics) {
       try {

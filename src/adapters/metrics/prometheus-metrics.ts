@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { KmsApiVersion, KmsOperation, MetricsPort, Outcome } from '../../ports/metrics.port';
+import type { VaultAddressCheck } from '../../ports/vault-addresses.port';
 
 const PREFIX = 'vault_kubernetes_kms_';
 
@@ -22,6 +23,9 @@ export class PrometheusMetrics implements MetricsPort {
   private readonly singleFlight: Counter;
   private readonly keyVersionGauge: Gauge;
   private readonly healthy: Gauge;
+  /** Labelled by the configured Vault addresses: a fixed set given by the operator, never secret. */
+  private readonly addressHealthy: Gauge<'address'>;
+  private readonly addressInUse: Gauge<'address'>;
 
   constructor() {
     const r = this.registry;
@@ -39,6 +43,17 @@ export class PrometheusMetrics implements MetricsPort {
     this.singleFlight = new Counter({ name: `${PREFIX}decrypt_single_flight_hits_total`, help: 'Decrypts answered by sharing an identical in-flight Vault request', registers: [r] });
     this.keyVersionGauge = new Gauge({ name: `${PREFIX}transit_key_version`, help: 'latest Transit key version (the KMS v2 key_id)', registers: [r] });
     this.healthy = new Gauge({ name: `${PREFIX}healthy`, help: '1 while the last background Vault check passed', registers: [r] });
+    this.addressHealthy = new Gauge({ name: `${PREFIX}vault_address_healthy`, help: "1 while the Vault address passed the last health check (sys/health, standby ok)", labelNames: ['address'], registers: [r] });
+    this.addressInUse = new Gauge({ name: `${PREFIX}vault_address_in_use`, help: '1 for the Vault address requests are sent to (sticky until it fails)', labelNames: ['address'], registers: [r] });
+  }
+
+  vaultAddresses(checks: readonly VaultAddressCheck[]): void {
+    for (const c of checks) this.addressHealthy.labels(c.address).set(c.ok ? 1 : 0);
+  }
+
+  /** Which address the Vault client uses now (from the adapter, on every change). */
+  vaultAddressInUse(states: readonly { address: string; current: boolean }[]): void {
+    for (const s of states) this.addressInUse.labels(s.address).set(s.current ? 1 : 0);
   }
 
   /** Labelled children by label values: resolving labels on every request hashes them each time. */

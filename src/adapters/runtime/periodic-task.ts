@@ -14,6 +14,8 @@ export class PeriodicTask {
     private readonly task: () => Promise<boolean>,
     private readonly intervalMs: number,
     private readonly minRetryMs: number,
+    /** Longest wait between runs while failing (default intervalMs). */
+    private readonly maxRetryMs: number = intervalMs,
   ) {}
 
   start(runNow = true): void {
@@ -52,7 +54,7 @@ export class PeriodicTask {
     await this.running;
     this.running = undefined;
     this.failures = ok ? 0 : this.failures + 1;
-    const backoff = Math.min(this.intervalMs, this.minRetryMs * 2 ** Math.min(this.failures - 1, 10));
+    const backoff = Math.min(this.intervalMs, this.maxRetryMs, this.minRetryMs * 2 ** Math.min(this.failures - 1, 10));
     this.schedule(ok ? this.intervalMs : backoff * (0.75 + Math.random() * 0.5));
   }
 }

@@ -6,6 +6,7 @@ import type { ClockPort } from '../../ports/clock.port';
 import type { VaultClientSettings } from './vault-settings';
 import { isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
+import { VaultEndpoints, type EndpointsObserver, type VaultEndpoint } from './vault-endpoints';
 
 export interface VaultResponse {
   readonly status: number;
@@ -40,10 +41,17 @@ export function maxResponseBytes(requestBytes: number): number {
 /** Sees each redirect the client follows (logged once per target origin by the caller). */
 export type RedirectObserver = (from: string, to: string) => void;
 
-const MAX_BACKOFF_MS = 1000;
+/** Retries go on until the caller's deadline, so waits stay short: a new leader is used within this much. */
+const MAX_BACKOFF_MS = 250;
 const BASE_BACKOFF_MS = 50;
 /** Do not start an attempt with less time than this left: it could not finish. */
 const MIN_ATTEMPT_MS = 5;
+/** Kept back from the caller's deadline so that our answer (the last error) reaches it in time. */
+const ANSWER_MARGIN_MS = 20;
+/** Without a deadline (only work nobody waits for), retrying until it would never end. */
+const NO_DEADLINE_MAX_RETRIES = 2;
+/** With several addresses, one attempt takes at most half of what is left (but 1 s at least): a hung node leaves time for the next. */
+const MIN_FAILOVER_ATTEMPT_MS = 1000;
 
 /**
  * HTTP to Vault over one keep-alive connection pool (undici). Retries what
@@ -55,9 +63,8 @@ const MIN_ATTEMPT_MS = 5;
  * request carries the token, and may carry a secret ID or a data key.
  */
 export class VaultHttpClient {
-  private readonly agent: Dispatcher;
-  private readonly origin: string;
-  private readonly socketPath: string | undefined;
+  /** The addresses of -vault-address and which one is in use (vault-endpoints.ts). */
+  readonly endpoints: VaultEndpoints;
   private token: string | undefined;
   private readonly allowedOrigins: ReadonlySet<string>;
   /** Origins a redirect has led to; each is reported once. Bounded by allowedOrigins. */
@@ -69,19 +76,11 @@ export class VaultHttpClient {
     private readonly onSecret: (secret: string) => void = () => {},
     private readonly observe: VaultRequestObserver = () => {},
     private readonly onRedirect: RedirectObserver = () => {},
+    onEndpoints: EndpointsObserver = () => {},
   ) {
-    const url = new URL(settings.address);
-    this.socketPath = url.protocol === 'unix:' ? url.pathname : undefined;
-    this.origin = this.socketPath ? 'http://localhost' : url.origin;
-    const basePath = this.socketPath ? '' : url.pathname.replace(/\/+$/, '');
-    this.basePath = basePath;
-    this.allowedOrigins = new Set([this.origin, ...(settings.redirectOrigins ?? [])]);
-    this.agent = this.socketPath
-      ? new Agent({ connections: 64, keepAliveTimeout: 30_000, connect: { socketPath: this.socketPath } })
-      : dispatcherFor(url, settings);
+    this.endpoints = new VaultEndpoints(settings, (url) => dispatcherFor(url, settings), onEndpoints);
+    this.allowedOrigins = new Set([...this.endpoints.all.map((e) => e.origin), ...(settings.redirectOrigins ?? [])]);
   }
-
-  private readonly basePath: string;
 
   setToken(token: string): void {
     this.onSecret(token);
@@ -89,38 +88,63 @@ export class VaultHttpClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.endpoints.close();
   }
 
   async request(method: 'GET' | 'POST', path: string, body: unknown, ctx: CallContext, opts: RequestOptions = {}): Promise<VaultResponse> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const addressCount = this.endpoints.all.length;
+    let waits = 0;
+    /** Failed attempts since the last wait: while another address is left to try, try it at once. */
+    let failedSinceWait = 0;
     for (let attempt = 0; ; attempt++) {
-      const remaining = ctx.deadline - this.clock.now();
+      const remaining = ctx.deadline - this.clock.now() - ANSWER_MARGIN_MS;
       if (ctx.signal.aborted) throw abortReason(ctx);
       if (remaining < MIN_ATTEMPT_MS) throw new KmsError('deadline-exceeded', 'deadline exceeded before Vault answered');
-      const mayRetry = attempt < this.settings.maxRetries;
+      const mayRetry = attempt < (Number.isFinite(ctx.deadline) ? this.settings.maxRetries : Math.min(this.settings.maxRetries, NO_DEADLINE_MAX_RETRIES));
+      const endpoint = this.endpoints.current();
+      const attemptMs = addressCount > 1 ? Math.min(this.settings.timeoutMs, Math.max(MIN_FAILOVER_ATTEMPT_MS, remaining / 2)) : this.settings.timeoutMs;
       let res: VaultResponse & { retryAfterMs?: number };
       const started = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
       try {
-        res = await this.send(method, path, payload, remaining, ctx, opts);
+        res = await this.send(endpoint, method, path, payload, remaining, attemptMs, ctx, opts);
         this.observe(operationOf(path), `${Math.floor(res.status / 100)}xx`, elapsed());
       } catch (e) {
         this.observe(operationOf(path), 'error', elapsed());
         if (e instanceof KmsError && e.kind !== 'unavailable') throw e;
-        if (!mayRetry || !(await this.backoff(attempt, undefined, ctx))) throw e;
+        this.endpoints.failed(endpoint, (e as Error).message);
+        const next = mayRetry ? await this.beforeRetry(++failedSinceWait < addressCount, waits, undefined, ctx) : 'stop';
+        if (next === 'stop') throw e;
+        if (next === 'waited') [waits, failedSinceWait] = [waits + 1, 0];
         continue;
       }
+      // 5xx: sealed, no active node, or a node that cannot forward: another node may serve it now.
+      // 412 and 429 concern this request on a working node: the same node again, after a wait.
+      const nodeFailed = res.status >= 500 && res.status !== 501;
+      if (nodeFailed) this.endpoints.failed(endpoint, `HTTP ${res.status}`);
+      else this.endpoints.succeeded(endpoint);
       if (!isRetryableStatus(res.status) || !mayRetry) return res;
-      if (!(await this.backoff(attempt, res.retryAfterMs, ctx))) return res;
+      const next = await this.beforeRetry(nodeFailed && ++failedSinceWait < addressCount, waits, res.retryAfterMs, ctx);
+      if (next === 'stop') return res;
+      if (next === 'waited') [waits, failedSinceWait] = [waits + 1, 0];
     }
   }
 
-  /** Sleeps before the next attempt; false when the deadline leaves no room for one. */
+  /** At once when another address is left to try, else after a backoff; 'stop' when the deadline leaves no room. */
+  private async beforeRetry(otherAddressLeft: boolean, waits: number, retryAfterMs: number | undefined, ctx: CallContext): Promise<'now' | 'waited' | 'stop'> {
+    if (otherAddressLeft) return ctx.deadline - this.clock.now() - ANSWER_MARGIN_MS >= MIN_ATTEMPT_MS ? 'now' : 'stop';
+    return (await this.backoff(waits, retryAfterMs, ctx)) ? 'waited' : 'stop';
+  }
+
+  /** Sleeps before the next attempt, the last wait trimmed to the deadline; false when no attempt fits any more. */
   private async backoff(attempt: number, retryAfterMs: number | undefined, ctx: CallContext): Promise<boolean> {
     const exp = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** attempt);
-    const wait = retryAfterMs ?? exp * (0.5 + Math.random());
-    if (this.clock.now() + wait + MIN_ATTEMPT_MS >= ctx.deadline) return false;
+    const room = ctx.deadline - this.clock.now() - ANSWER_MARGIN_MS - MIN_ATTEMPT_MS;
+    const wanted = retryAfterMs ?? exp * (0.5 + Math.random() * 0.5);
+    if (retryAfterMs !== undefined && retryAfterMs > room) return false;
+    const wait = Math.min(wanted, room);
+    if (wait < 0) return false;
     await new Promise<void>((resolve) => {
       const stop = onAbort(ctx, () => {
         clearTimeout(t);
@@ -134,7 +158,7 @@ export class VaultHttpClient {
     return !ctx.signal.aborted;
   }
 
-  private async send(method: Dispatcher.HttpMethod, path: string, payload: string | undefined, remainingMs: number, ctx: CallContext, opts: RequestOptions) {
+  private async send(endpoint: VaultEndpoint, method: Dispatcher.HttpMethod, path: string, payload: string | undefined, remainingMs: number, attemptMs: number, ctx: CallContext, opts: RequestOptions) {
     const headers: Record<string, string> = { 'x-vault-request': 'true', accept: 'application/json' };
     if (payload !== undefined) headers['content-type'] = 'application/json';
     if (opts.authenticated !== false && this.token) headers['x-vault-token'] = this.token;
@@ -142,7 +166,7 @@ export class VaultHttpClient {
     // The caller's deadline is already the caller's signal. Only when VAULT_CLIENT_TIMEOUT ends this
     // attempt sooner does it get its own controller and timer, released in `finally`
     // (AbortSignal.any/timeout are slower and, in Node 20, keep memory alive under load).
-    const timeoutMs = this.settings.timeoutMs;
+    const timeoutMs = attemptMs;
     let signal = ctx.signal;
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
@@ -156,11 +180,12 @@ export class VaultHttpClient {
       stopListening = onAbort(ctx, () => attempt.abort());
       signal = attempt.signal;
     }
-    let origin = this.origin;
-    let fullPath = `${this.basePath}/v1/${path}`;
+    let origin = endpoint.origin;
+    let dispatcher = endpoint.dispatcher;
+    let fullPath = `${endpoint.basePath}/v1/${path}`;
     try {
       for (let hop = 0; ; hop++) {
-        const res: Dispatcher.ResponseData = await this.agent.request({ origin, path: fullPath, method, headers, body: payload ?? null, signal });
+        const res: Dispatcher.ResponseData = await dispatcher.request({ origin, path: fullPath, method, headers, body: payload ?? null, signal });
         const location = res.headers.location;
         if ([301, 302, 307, 308].includes(res.statusCode) && typeof location === 'string' && hop === 0) {
           await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
@@ -176,6 +201,7 @@ export class VaultHttpClient {
             this.onRedirect(origin, target.origin);
           }
           origin = target.origin;
+          dispatcher = this.endpoints.byOrigin(origin)?.dispatcher ?? dispatcher;
           fullPath = target.pathname + target.search;
           continue;
         }

@@ -1,6 +1,9 @@
 /** How to reach Vault: the Vault adapter's own settings, filled in by the composition root from the configuration. */
 export interface VaultClientSettings {
+  /** The first (or only) address of -vault-address. */
   readonly address: string;
+  /** Every address of -vault-address when it lists several nodes of one cluster, in order of preference. */
+  readonly addresses?: readonly string[];
   readonly namespace?: string;
   readonly caCertFile?: string;
   readonly caPath?: string;
@@ -12,7 +15,7 @@ export interface VaultClientSettings {
   readonly tlsServerName?: string;
   /** Per-attempt timeout (VAULT_CLIENT_TIMEOUT), default 60 s. */
   readonly timeoutMs: number;
-  /** Retries after the first attempt (VAULT_MAX_RETRIES), default 2. */
+  /** Most retries after the first attempt (VAULT_MAX_RETRIES); Infinity (the default) retries until the caller's deadline. */
   readonly maxRetries: number;
   /** Origins besides -vault-address's own that a redirect may lead to (-vault-redirect-origins). */
   readonly redirectOrigins?: readonly string[];

@@ -10,15 +10,28 @@ export interface HealthSnapshot {
   /** "ok" when healthy, otherwise a short reason without secrets. */
   readonly reason: string;
   readonly checkedAt: number | undefined;
+  /** The last check of each Vault address (empty without Vault addresses, or before the first check). */
+  readonly addresses: readonly AddressVerdict[];
+}
+
+export interface AddressVerdict {
+  readonly address: string;
+  readonly ok: boolean;
+  readonly detail: string;
 }
 
 export class HealthState {
   private last: { ok: boolean; reason: string; at: number } | undefined;
+  private addresses: readonly AddressVerdict[] = [];
 
   constructor(private readonly maxAgeMs: number) {}
 
   record(ok: boolean, reason: string, at: number): void {
     this.last = { ok, reason: ok ? 'ok' : reason, at };
+  }
+
+  recordAddresses(addresses: readonly AddressVerdict[]): void {
+    this.addresses = addresses.map((a) => ({ address: a.address, ok: a.ok, detail: a.detail }));
   }
 
   hasVerdict(): boolean {
@@ -28,12 +41,12 @@ export class HealthState {
   snapshot(now: number): HealthSnapshot {
     const last = this.last;
     if (last === undefined) {
-      return { healthy: false, reason: 'starting: first Vault check has not completed', checkedAt: undefined };
+      return { healthy: false, reason: 'starting: first Vault check has not completed', checkedAt: undefined, addresses: this.addresses };
     }
-    if (!last.ok) return { healthy: false, reason: last.reason, checkedAt: last.at };
+    if (!last.ok) return { healthy: false, reason: last.reason, checkedAt: last.at, addresses: this.addresses };
     if (now - last.at > this.maxAgeMs) {
-      return { healthy: false, reason: `last successful Vault check is older than ${Math.round(this.maxAgeMs / 1000)}s`, checkedAt: last.at };
+      return { healthy: false, reason: `last successful Vault check is older than ${Math.round(this.maxAgeMs / 1000)}s`, checkedAt: last.at, addresses: this.addresses };
     }
-    return { healthy: true, reason: 'ok', checkedAt: last.at };
+    return { healthy: true, reason: 'ok', checkedAt: last.at, addresses: this.addresses };
   }
 }

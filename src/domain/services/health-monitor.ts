@@ -4,6 +4,7 @@ import type { LoggerPort } from '../../ports/logger.port';
 import type { MetricsPort } from '../../ports/metrics.port';
 import { TOKENS } from '../../ports/tokens';
 import type { TransitPort } from '../../ports/transit.port';
+import type { VaultAddressCheck, VaultAddressesPort } from '../../ports/vault-addresses.port';
 import { withTimeout } from '../../ports/call-context';
 import { asKmsError } from '../../ports/errors';
 import { HealthState } from '../model/health-state';
@@ -12,17 +13,25 @@ import { CREDENTIALS_TOKENS, type CredentialCheck } from './credentials';
 import type { DomainSettings } from './settings';
 
 const PROBE_BYTES = 16;
+/** Defaults of the optional DomainSettings below: short, so that health follows Vault within seconds. */
+const DEFAULT_ADDRESS_CHECK_TIMEOUT_MS = 1000;
+const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 5000;
+const DEFAULT_RECHECK_MIN_INTERVAL_MS = 1000;
 
 /**
- * The background check behind /health and KMS v2 Status: credentials usable,
- * key readable (which also refreshes key_id), and one encrypt/decrypt round
- * trip of random bytes. Costs three Vault requests per run, whatever the
- * probe or Status rate.
+ * The background check behind /health and KMS v2 Status: at least one Vault
+ * address answering sys/health (each checked at once, with a short timeout),
+ * credentials usable, key readable (which also refreshes key_id), and one
+ * encrypt/decrypt round trip of random bytes. Costs three Vault requests plus
+ * one sys/health per address per run, whatever the probe or Status rate.
+ * Runs periodically, and at once (rate-bounded) when a request outcome
+ * contradicts the current verdict (see requestOutcome).
  */
 @injectable()
 export class HealthMonitor {
   readonly state: HealthState;
   private lastReason = '';
+  private lastRecheckAt = Number.NEGATIVE_INFINITY;
   private settle: () => void = () => {};
   /** Resolves with the first check that could tell the truth: one after the first login attempt. */
   private readonly firstVerdict = new Promise<void>((resolve) => (this.settle = resolve));
@@ -35,13 +44,27 @@ export class HealthMonitor {
     @inject(TOKENS.Metrics) private readonly metrics: MetricsPort,
     @inject(TOKENS.DomainSettings) private readonly settings: DomainSettings,
     @inject(CREDENTIALS_TOKENS.Check) private readonly credentials: CredentialCheck,
+    @inject(TOKENS.VaultAddresses) private readonly vaultAddresses: VaultAddressesPort,
   ) {
     this.state = new HealthState(settings.healthMaxAgeMs);
   }
 
+  /**
+   * Tells whether a Vault request's outcome calls for a check now: a failure
+   * while healthy, or a success while not, at most once per
+   * recheckMinIntervalMs. The caller then runs check() (it never overlaps).
+   */
+  requestOutcome(vaultAnswered: boolean): boolean {
+    const now = this.clock.now();
+    if (!this.state.hasVerdict() || this.state.snapshot(now).healthy === vaultAnswered) return false;
+    if (now - this.lastRecheckAt < (this.settings.recheckMinIntervalMs ?? DEFAULT_RECHECK_MIN_INTERVAL_MS)) return false;
+    this.lastRecheckAt = now;
+    return true;
+  }
+
   async check(randomBytes: (n: number) => Uint8Array): Promise<boolean> {
     const creds = this.credentials.credentialStatus();
-    const reason = await this.findProblem(randomBytes);
+    const reason = (await this.checkAddresses()) ?? (await this.findProblem(randomBytes));
     const ok = reason === undefined;
     if (!ok && !creds.ok && creds.pending) return false; // nothing true to say yet: Status keeps waiting
     this.state.record(ok, reason ?? 'ok', this.clock.now());
@@ -72,10 +95,21 @@ export class HealthMonitor {
     clearTimeout(timer);
   }
 
+  /** With Vault addresses: the problem when none of them answers as usable, recorded per address for /health. */
+  private async checkAddresses(): Promise<string | undefined> {
+    if (this.vaultAddresses.addresses().length === 0) return undefined;
+    const ctx = withTimeout(this.clock.now(), this.settings.addressCheckTimeoutMs ?? DEFAULT_ADDRESS_CHECK_TIMEOUT_MS);
+    const checks = await this.vaultAddresses.checkAll(ctx);
+    this.state.recordAddresses(checks);
+    this.metrics.vaultAddresses?.(checks);
+    if (checks.some((c) => c.ok)) return undefined;
+    return `no Vault address is usable: ${checks.map((c: VaultAddressCheck) => `${c.address} ${c.detail}`).join('; ')}`;
+  }
+
   private async findProblem(randomBytes: (n: number) => Uint8Array): Promise<string | undefined> {
     const creds = this.credentials.credentialStatus();
     if (!creds.ok) return creds.reason;
-    const ctx = withTimeout(this.clock.now(), this.settings.backgroundTimeoutMs);
+    const ctx = withTimeout(this.clock.now(), this.settings.healthCheckTimeoutMs ?? DEFAULT_HEALTH_CHECK_TIMEOUT_MS);
     try {
       const key = await this.transit.readKey(ctx);
       const seen = this.keys.observe(key.latestVersion, 'key-read');

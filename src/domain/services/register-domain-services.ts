@@ -1,5 +1,6 @@
 import type { DependencyContainer } from 'tsyringe';
 import { TOKENS } from '../../ports/tokens';
+import { NO_VAULT_ADDRESSES } from '../../ports/vault-addresses.port';
 import { KeyVersionTracker } from '../model/key-version-tracker';
 import { CoalescingTransit } from './coalescing-transit';
 import { CREDENTIALS_TOKENS, NEVER_RELOGIN, NO_CREDENTIALS_NEEDED } from './credentials';
@@ -21,6 +22,8 @@ export type CredentialMode = 'vault-token' | 'none';
  * 'vault-token' AuthStrategy and TokenSession) are the caller's choice.
  */
 export function registerDomainServices(c: DependencyContainer, credentials: CredentialMode): void {
+  // Without Vault addresses (-dev, tests over fakes) the health check has none to check.
+  if (!c.isRegistered(TOKENS.VaultAddresses)) c.register(TOKENS.VaultAddresses, { useValue: NO_VAULT_ADDRESSES });
   c.registerSingleton(KeyVersionTracker);
   c.registerSingleton(HealthMonitor);
   c.registerSingleton(EnvelopeService);

@@ -9,6 +9,12 @@ export interface DomainSettings {
   readonly reloginMinIntervalMs: number;
   /** Budget of one background Vault operation (login, lookup, health round trip). */
   readonly backgroundTimeoutMs: number;
+  /** Budget of the health check's round trip (default 5 s): a check never waits long for a dead node. */
+  readonly healthCheckTimeoutMs?: number;
+  /** Budget of the sys/health check of each Vault address (default 1 s). */
+  readonly addressCheckTimeoutMs?: number;
+  /** At most one check per this interval is triggered by request outcomes (default 1 s). */
+  readonly recheckMinIntervalMs?: number;
   /** How concurrent requests are turned into batch requests. */
   readonly coalescing: CoalescingSettings;
 }

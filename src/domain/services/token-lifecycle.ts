@@ -118,6 +118,9 @@ export class TokenLifecycle implements CredentialCheck, TokenRejectionHandler {
       const err = asKmsError(e);
       this.metrics.tokenRenewal('failure');
       this.log.warn('token renewal failed', { error: err.message });
+      // Vault unreachable or electing a leader: the token still has TTL and stays in use;
+      // the renewal loop tries again (with backoff) instead of replacing a good token.
+      if (err.kind === 'unavailable' || err.kind === 'deadline-exceeded') throw err;
       await this.reloginFor('token renewal failed');
     }
   }

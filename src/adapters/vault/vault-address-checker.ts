@@ -1,0 +1,70 @@
+import { onAbort, type CallContext } from '../../ports/call-context';
+import type { VaultAddressCheck, VaultAddressesPort } from '../../ports/vault-addresses.port';
+import type { VaultEndpoint, VaultEndpoints } from './vault-endpoints';
+
+/**
+ * Asks every configured address for sys/health, unauthenticated, all at once.
+ * `standbyok` and `perfstandbyok` make a standby answer 200 (without them it
+ * answers 429/473, which a load balancer would read as down): a standby serves
+ * Transit reads itself or forwards to the active node. A passing check makes
+ * the address a failover candidate again; a failing one removes it.
+ */
+export class VaultAddressChecker implements VaultAddressesPort {
+  constructor(private readonly endpoints: VaultEndpoints) {}
+
+  addresses(): readonly string[] {
+    return this.endpoints.all.map((e) => e.address);
+  }
+
+  async checkAll(ctx: CallContext): Promise<readonly VaultAddressCheck[]> {
+    return Promise.all(this.endpoints.all.map((e) => this.checkOne(e, ctx)));
+  }
+
+  private async checkOne(endpoint: VaultEndpoint, ctx: CallContext): Promise<VaultAddressCheck> {
+    const controller = new AbortController();
+    const stop = onAbort(ctx, () => controller.abort());
+    const timer = setTimeout(() => controller.abort(), Math.max(0, ctx.deadline - Date.now()));
+    try {
+      const res = await endpoint.dispatcher.request({
+        origin: endpoint.origin,
+        path: `${endpoint.basePath}/v1/sys/health?standbyok=true&perfstandbyok=true`,
+        method: 'GET',
+        headers: { 'x-vault-request': 'true', accept: 'application/json' },
+        signal: controller.signal,
+      });
+      const text = await res.body.text();
+      const detail = roleOf(res.statusCode, text);
+      const ok = res.statusCode === 200;
+      if (ok) this.endpoints.succeeded(endpoint);
+      else this.endpoints.failed(endpoint, detail);
+      return { address: endpoint.address, ok, detail };
+    } catch (e) {
+      const detail = controller.signal.aborted ? 'no answer to sys/health in time' : `unreachable (${describe(e)})`;
+      this.endpoints.failed(endpoint, detail);
+      return { address: endpoint.address, ok: false, detail };
+    } finally {
+      clearTimeout(timer);
+      stop();
+    }
+  }
+}
+
+/** The node's role from sys/health's status code and flags. */
+function roleOf(status: number, text: string): string {
+  let body: { standby?: boolean; performance_standby?: boolean; sealed?: boolean } = {};
+  try {
+    body = text.length < 64 * 1024 ? (JSON.parse(text) as typeof body) : {};
+  } catch {
+    // An answer that is no JSON is reported by its status alone.
+  }
+  if (status === 200) return body.performance_standby ? 'performance standby' : body.standby ? 'standby' : 'active';
+  if (status === 503 || body.sealed) return 'sealed';
+  if (status === 501) return 'not initialized';
+  if (status === 472) return 'disaster recovery secondary';
+  return `sys/health answered HTTP ${status}`;
+}
+
+function describe(e: unknown): string {
+  const err = e as { code?: string; cause?: { code?: string }; message?: string };
+  return err.code ?? err.cause?.code ?? (err.message ?? 'connection error').slice(0, 120);
+}
