@@ -11,7 +11,7 @@ export interface HealthSnapshot {
   readonly reason: string;
   readonly checkedAt: number | undefined;
   /** The last check of each Vault address (empty without Vault addresses, or before the first check). */
-  readonly addresses: readonly AddressVerdict[];
+  readonly addresses?: readonly AddressVerdict[];
 }
 
 export interface AddressVerdict {
@@ -34,6 +34,10 @@ export class HealthState {
     this.addresses = addresses.map((a) => ({ address: a.address, ok: a.ok, detail: a.detail }));
   }
 
+  private detail(): { addresses?: readonly AddressVerdict[] } {
+    return this.addresses.length > 0 ? { addresses: this.addresses } : {};
+  }
+
   hasVerdict(): boolean {
     return this.last !== undefined;
   }
@@ -41,12 +45,12 @@ export class HealthState {
   snapshot(now: number): HealthSnapshot {
     const last = this.last;
     if (last === undefined) {
-      return { healthy: false, reason: 'starting: first Vault check has not completed', checkedAt: undefined, addresses: this.addresses };
+      return { healthy: false, reason: 'starting: first Vault check has not completed', checkedAt: undefined, ...this.detail() };
     }
-    if (!last.ok) return { healthy: false, reason: last.reason, checkedAt: last.at, addresses: this.addresses };
+    if (!last.ok) return { healthy: false, reason: last.reason, checkedAt: last.at, ...this.detail() };
     if (now - last.at > this.maxAgeMs) {
-      return { healthy: false, reason: `last successful Vault check is older than ${Math.round(this.maxAgeMs / 1000)}s`, checkedAt: last.at, addresses: this.addresses };
+      return { healthy: false, reason: `last successful Vault check is older than ${Math.round(this.maxAgeMs / 1000)}s`, checkedAt: last.at, ...this.detail() };
     }
-    return { healthy: true, reason: 'ok', checkedAt: last.at, addresses: this.addresses };
+    return { healthy: true, reason: 'ok', checkedAt: last.at, ...this.detail() };
   }
 }
