@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { container } from 'tsyringe';
 import { TOKENS } from '../../src/ports/tokens';
 import { NO_METRICS } from '../../src/ports/metrics.port';
+import type { VaultAddressesPort } from '../../src/ports/vault-addresses.port';
 import { EnvelopeService } from '../../src/domain/services/envelope-service';
 import { HealthMonitor } from '../../src/domain/services/health-monitor';
 import { KeyVersionTracker } from '../../src/domain/model/key-version-tracker';
@@ -10,8 +11,9 @@ import { registerDomainServices } from '../../src/domain/services/register-domai
 import { FakeAuth, FakeClock, FakeSession, FakeTransit, MemoryLogger, TEST_SETTINGS } from './fakes';
 
 /** The test wiring: the real domain services over fake ports, registered as main.ts registers them. */
-export function domainWithFakes() {
+export function domainWithFakes(opts: { vaultAddresses?: VaultAddressesPort } = {}) {
   const c = container.createChildContainer();
+  if (opts.vaultAddresses) c.register(TOKENS.VaultAddresses, { useValue: opts.vaultAddresses });
   const clock = new FakeClock();
   const transit = new FakeTransit();
   const session = new FakeSession();
