@@ -99,7 +99,8 @@ function domainSettings(config: PluginConfig): DomainSettings {
     // Three missed checks in a row before a stale success stops counting.
     healthMaxAgeMs: 3 * config.healthCheckIntervalMs + 5000,
     reloginMinIntervalMs: 2000,
-    backgroundTimeoutMs: 10_000,
+    // Login, lookup, renewal: retried within this budget (until its deadline), then again by the renewal loop.
+    backgroundTimeoutMs: 5000,
     healthCheckTimeoutMs: 5000,
     addressCheckTimeoutMs: 1000,
     recheckMinIntervalMs: 1000,
@@ -296,7 +297,8 @@ function startBackgroundTasks(plugin: Plugin): BackgroundTasks {
       }, config.tokenRefreshIntervalMs, 500)
     : undefined;
   tokenTask?.start();
-  health.start(!tokens);
+  // At once also with a token to get: the addresses' check can tell "Vault unreachable" before the first login ends.
+  health.start(true);
 
   const dev = plugin.devTransit;
   const file = credentialFile(config);

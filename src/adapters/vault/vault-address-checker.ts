@@ -32,9 +32,9 @@ export class VaultAddressChecker implements VaultAddressesPort {
         headers: { 'x-vault-request': 'true', accept: 'application/json' },
         signal: controller.signal,
       });
-      const text = await res.body.text();
+      const text = await readAtMost(res.body, MAX_HEALTH_BODY_BYTES);
       const detail = roleOf(res.statusCode, text);
-      const ok = res.statusCode === 200;
+      const ok = isUsable(res.statusCode);
       if (ok) this.endpoints.succeeded(endpoint);
       else this.endpoints.failed(endpoint, detail);
       return { address: endpoint.address, ok, detail };
@@ -49,11 +49,37 @@ export class VaultAddressChecker implements VaultAddressesPort {
   }
 }
 
+/** sys/health answers with a few hundred bytes; a hostile or broken server's huge answer is cut off here. */
+const MAX_HEALTH_BODY_BYTES = 64 * 1024;
+
+async function readAtMost(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > limit) {
+      body.destroy();
+      return '';
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Down: sealed or failing (5xx), not initialised (501), a DR secondary (472).
+ * Anything else answered as a node that can take requests; a server or proxy
+ * without sys/health (404) is left to the round trip check to judge.
+ */
+function isUsable(status: number): boolean {
+  return status < 500 && status !== 472;
+}
+
 /** The node's role from sys/health's status code and flags. */
 function roleOf(status: number, text: string): string {
   let body: { standby?: boolean; performance_standby?: boolean; sealed?: boolean } = {};
   try {
-    body = text.length < 64 * 1024 ? (JSON.parse(text) as typeof body) : {};
+    body = JSON.parse(text) as typeof body;
   } catch {
     // An answer that is no JSON is reported by its status alone.
   }
@@ -61,7 +87,9 @@ function roleOf(status: number, text: string): string {
   if (status === 503 || body.sealed) return 'sealed';
   if (status === 501) return 'not initialized';
   if (status === 472) return 'disaster recovery secondary';
-  return `sys/health answered HTTP ${status}`;
+  if (status === 429) return 'standby';
+  if (status === 473) return 'performance standby';
+  return `answers (sys/health: HTTP ${status})`;
 }
 
 function describe(e: unknown): string {

@@ -47,7 +47,7 @@ const BASE_BACKOFF_MS = 50;
 /** Do not start an attempt with less time than this left: it could not finish. */
 const MIN_ATTEMPT_MS = 5;
 /** Kept back from the caller's deadline so that our answer (the last error) reaches it in time. */
-const ANSWER_MARGIN_MS = 20;
+const ANSWER_MARGIN_MS = 50;
 /** Without a deadline (only work nobody waits for), retrying until it would never end. */
 const NO_DEADLINE_MAX_RETRIES = 2;
 /** With several addresses, one attempt takes at most half of what is left (but 1 s at least): a hung node leaves time for the next. */
@@ -97,10 +97,16 @@ export class VaultHttpClient {
     let waits = 0;
     /** Failed attempts since the last wait: while another address is left to try, try it at once. */
     let failedSinceWait = 0;
+    /** The last failed attempt: what the caller gets when the deadline leaves no room for another. */
+    let lastFailure: { error: unknown } | { res: VaultResponse } | undefined;
     for (let attempt = 0; ; attempt++) {
       const remaining = ctx.deadline - this.clock.now() - ANSWER_MARGIN_MS;
       if (ctx.signal.aborted) throw abortReason(ctx);
-      if (remaining < MIN_ATTEMPT_MS) throw new KmsError('deadline-exceeded', 'deadline exceeded before Vault answered');
+      if (remaining < MIN_ATTEMPT_MS) {
+        if (lastFailure && 'res' in lastFailure) return lastFailure.res;
+        if (lastFailure) throw lastFailure.error;
+        throw new KmsError('deadline-exceeded', 'deadline exceeded before Vault answered');
+      }
       const mayRetry = attempt < (Number.isFinite(ctx.deadline) ? this.settings.maxRetries : Math.min(this.settings.maxRetries, NO_DEADLINE_MAX_RETRIES));
       const endpoint = this.endpoints.current();
       const attemptMs = addressCount > 1 ? Math.min(this.settings.timeoutMs, Math.max(MIN_FAILOVER_ATTEMPT_MS, remaining / 2)) : this.settings.timeoutMs;
@@ -114,6 +120,7 @@ export class VaultHttpClient {
         this.observe(operationOf(path), 'error', elapsed());
         if (e instanceof KmsError && e.kind !== 'unavailable') throw e;
         this.endpoints.failed(endpoint, (e as Error).message);
+        lastFailure = { error: e };
         const next = mayRetry ? await this.beforeRetry(++failedSinceWait < addressCount, waits, undefined, ctx) : 'stop';
         if (next === 'stop') throw e;
         if (next === 'waited') [waits, failedSinceWait] = [waits + 1, 0];
@@ -125,6 +132,7 @@ export class VaultHttpClient {
       if (nodeFailed) this.endpoints.failed(endpoint, `HTTP ${res.status}`);
       else this.endpoints.succeeded(endpoint);
       if (!isRetryableStatus(res.status) || !mayRetry) return res;
+      lastFailure = { res };
       const next = await this.beforeRetry(nodeFailed && ++failedSinceWait < addressCount, waits, res.retryAfterMs, ctx);
       if (next === 'stop') return res;
       if (next === 'waited') [waits, failedSinceWait] = [waits + 1, 0];

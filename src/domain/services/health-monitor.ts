@@ -64,9 +64,12 @@ export class HealthMonitor {
 
   async check(randomBytes: (n: number) => Uint8Array): Promise<boolean> {
     const creds = this.credentials.credentialStatus();
-    const reason = (await this.checkAddresses()) ?? (await this.findProblem(randomBytes));
+    const unreachable = await this.checkAddresses();
+    const reason = unreachable ?? (await this.findProblem(randomBytes));
     const ok = reason === undefined;
-    if (!ok && !creds.ok && creds.pending) return false; // nothing true to say yet: Status keeps waiting
+    // Before the first login attempt ends there is nothing true to say about the credentials (Status keeps
+    // waiting), but "no Vault address answers" is true already.
+    if (!ok && !creds.ok && creds.pending && unreachable === undefined) return false;
     this.state.record(ok, reason ?? 'ok', this.clock.now());
     this.settle();
     this.metrics.health(ok);
