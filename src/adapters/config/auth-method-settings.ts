@@ -49,7 +49,7 @@ export function certSettings(r: OptionReader): AuthSettings {
     return r.fail('cert-pem', 'is required with -auth-method=cert (or give -cert-file and -cert-key)');
   }
   // The certificate travels in the TLS handshake: over http:// or a unix socket there is none to carry it.
-  if (!/^https:/i.test(r.str('vault-address') ?? 'https:')) {
+  if (!(r.str('vault-address') ?? 'https:').split(',').every((a) => /^https:/i.test(a.trim()))) {
     return r.fail('vault-address', 'must be an https:// address with -auth-method=cert: the client certificate is presented in the TLS handshake');
   }
   return { method: 'cert', mount: mountPath(r.str('cert-mount') ?? 'cert'), role, files };
