@@ -136,6 +136,7 @@ function compose(config: PluginConfig): Plugin {
   const auth = config.auth;
   const recheck = { now: () => {} };
   let monitor: HealthMonitor | undefined;
+  let addressInUse: string | undefined = config.vault.address;
   if (auth.method === 'dev') {
     c.registerSingleton(DevTransitAdapter);
     c.register(TOKENS.TransitBackend, { useToken: DevTransitAdapter });
@@ -151,8 +152,10 @@ function compose(config: PluginConfig): Plugin {
       (from, to) => log.info('following Vault redirects to another origin (logged once per origin)', { from, to }),
       (states) => {
         metrics.vaultAddressInUse(states);
-        const inUse = states.find((s) => s.current);
-        if (states.length > 1) log.info('Vault address states changed', { in_use: inUse?.address, down: states.filter((s) => !s.up).map((s) => `${s.address} (${s.reason})`) });
+        const inUse = states.find((s) => s.current)?.address;
+        if (inUse === addressInUse) return;
+        addressInUse = inUse;
+        log.info('Vault requests now go to another address', { in_use: inUse, down: states.filter((s) => !s.up).map((s) => `${s.address} (${s.reason})`) });
       },
     )));
     c.register(TOKENS.VaultAddresses, once((r) => new VaultAddressChecker(r.resolve(VaultHttpClient).endpoints)));
