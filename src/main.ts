@@ -190,6 +190,7 @@ function compose(config: PluginConfig): Plugin {
   }));
 
   const vault = auth.method === 'dev' ? undefined : c.resolve(VaultHttpClient);
+  if (vault) metrics.vaultAddressInUse(vault.endpoints.states());
   return {
     config,
     log,

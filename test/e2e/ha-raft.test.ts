@@ -20,6 +20,18 @@ import { sleep } from '../support/plugin-process';
  * unsealed. bench/ha.ts runs the same cycle against the Go plugin (docs/ha.md).
  */
 
+/** The body of `url` once `check` accepts it (health checks run every few seconds at most). */
+async function eventuallyText(url: string, check: (text: string) => boolean): Promise<string> {
+  let text = '';
+  const until = Date.now() + 20_000;
+  while (Date.now() < until) {
+    text = await (await fetch(url)).text();
+    if (check(text)) return text;
+    await sleep(500);
+  }
+  assert.fail(`${url} never showed every address as ok:\n${text}`);
+}
+
 /** Nodes in an order that puts the active one first (or a standby first). */
 async function ordered(cluster: RaftCluster, activeFirst: boolean): Promise<string[]> {
   const active = await cluster.waitForActive();
@@ -57,6 +69,12 @@ describe('HA: a 3-node OpenBao Raft cluster with default settings (standbys serv
       assert.ok(s.decrypts > 100, `${p.name}: the load ran (${s.decrypts} Decrypts)`);
       assert.equal(s.failedDecrypts + s.failedStatuses, 0, `${p.name}: ${JSON.stringify(s.errors)}`);
     }
+    // Per address, without secrets: /health?verbose and the metrics name each node, once every node is back.
+    const verbose = await eventuallyText(`${activeFirst.healthUrl}?verbose`, (text) => cluster.urls.every((u) => text.includes(`vault ${u}: ok (`)));
+    assert.doesNotMatch(verbose, new RegExp(cluster.kmsToken));
+    const metrics = await (await fetch(activeFirst.healthUrl.replace('/health', '/metrics'))).text();
+    for (const u of cluster.urls) assert.match(metrics, new RegExp(`vault_kubernetes_kms_vault_address_healthy\\{address="${u}"\\} 1`));
+    assert.equal(metrics.match(/vault_kubernetes_kms_vault_address_in_use\{[^}]*\} 1/g)?.length, 1, 'requests go to one address');
   });
 
   it('losing every address: Status and /health not ok within 3 s; ok again within 3 s of a new active node', async (t) => {
