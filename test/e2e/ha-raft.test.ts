@@ -39,11 +39,18 @@ async function ordered(cluster: RaftCluster, activeFirst: boolean): Promise<stri
   return activeFirst ? [active.url, ...standbys] : [standbys[0], active.url, standbys[1]];
 }
 
+/**
+ * `npm test` runs test/e2e twice, the second time on the packaged artifact to
+ * check the packaging. These scenarios take minutes and exercise the same
+ * JavaScript, so they run once, on the built CLI.
+ */
+const skip = process.env.KMS_PLUGIN_BIN ? 'the HA scenarios run on the built CLI only (same code, minutes each)' : false;
+
 function report(t: TestContext, name: string, s: ReturnType<typeof summarize>): void {
   t.diagnostic(`${name}: ${s.failedDecrypts}/${s.decrypts} Decrypts and ${s.failedStatuses}/${s.statuses} Status failed ${JSON.stringify(s.errors)}`);
 }
 
-describe('HA: a 3-node OpenBao Raft cluster with default settings (standbys serve Transit)', { timeout: 300_000 }, () => {
+describe('HA: a 3-node OpenBao Raft cluster with default settings (standbys serve Transit)', { skip, timeout: 300_000 }, () => {
   let cluster: RaftCluster;
   const plugins: PluginUnderTest[] = [];
   before(async () => {
@@ -116,7 +123,7 @@ describe('HA: a 3-node OpenBao Raft cluster with default settings (standbys serv
   });
 });
 
-describe('HA: disable_standby_reads=true with performance_multiplier=1 (2 s elections)', { timeout: 200_000 }, () => {
+describe('HA: disable_standby_reads=true with performance_multiplier=1 (2 s elections)', { skip, timeout: 200_000 }, () => {
   let cluster: RaftCluster;
   let plugin: PluginUnderTest | undefined;
   before(async () => {
@@ -139,7 +146,7 @@ describe('HA: disable_standby_reads=true with performance_multiplier=1 (2 s elec
   });
 });
 
-describe('HA: disable_standby_reads=true with default Raft timing (an election longer than the deadline)', { timeout: 300_000 }, () => {
+describe('HA: disable_standby_reads=true with default Raft timing (an election longer than the deadline)', { skip, timeout: 300_000 }, () => {
   let cluster: RaftCluster;
   let plugin: PluginUnderTest | undefined;
   before(async () => {
