@@ -45,6 +45,7 @@ const major = Number(nodeVersion.split('.')[0]);
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 execFileSync(process.execPath, [join(root, 'scripts/gen-proto.mjs')], { stdio: 'inherit' });
+execFileSync(process.execPath, [join(root, 'scripts/gen-build-info.mjs')], { stdio: 'inherit' });
 
 const bundled = await build({
   metafile: true,

@@ -4,10 +4,15 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import pkg from '../package.json';
+import { checkCommand, type ComposedCheck } from './adapters/cli-check/check-command';
+import { clientCommand } from './adapters/cli-client/client-command';
 import { ConfigError, type PluginConfig } from './adapters/config/config';
+import { OPTION_BY_FLAG } from './adapters/config/options';
 import { checkConfiguredFiles, parseConfig } from './adapters/config/parse';
+import { parseDurationMs, parseSocketUrl } from './adapters/config/values';
 import { DevTransitAdapter } from './adapters/dev-transit/dev-transit.adapter';
 import { KmsGrpcServer } from './adapters/grpc/grpc-server';
+import { KmsSocketClient } from './adapters/grpc/kms-socket-client';
 import { disabledV1Handlers, kmsV1Handlers, kmsV2Handlers } from './adapters/grpc/kms-handlers';
 import { HealthHttpServer } from './adapters/health/health-http-server';
 import { SecretRedactor } from './adapters/logging/secret-redactor';
@@ -20,6 +25,7 @@ import { FileJwtSource, JwtAuthStrategy } from './adapters/vault/auth/jwt-auth';
 import { UserpassAuthStrategy } from './adapters/vault/auth/userpass-auth';
 import { TokenAuthStrategy } from './adapters/vault/auth/token-auth';
 import { VaultAddressChecker } from './adapters/vault/vault-address-checker';
+import { VaultDiagnosticsAdapter } from './adapters/vault/vault-diagnostics.adapter';
 import { VaultHttpClient } from './adapters/vault/vault-http-client';
 import { VaultTokenSessionAdapter } from './adapters/vault/vault-token-session.adapter';
 import { VaultTransitAdapter } from './adapters/vault/vault-transit.adapter';
@@ -27,9 +33,11 @@ import { HealthMonitor } from './domain/services/health-monitor';
 import { registerDomainServices } from './domain/services/register-domain-services';
 import type { DomainSettings } from './domain/services/settings';
 import { TokenLifecycle } from './domain/services/token-lifecycle';
+import { BUILD_COMMIT } from './build-info.generated';
 import type { AuthStrategyPort } from './ports/auth.port';
 import type { ClockPort } from './ports/clock.port';
 import type { KmsServicePort } from './ports/kms-service.port';
+import { withTimeout } from './ports/call-context';
 import { TOKENS } from './ports/tokens';
 
 export const VERSION: string = pkg.version;
@@ -54,6 +62,8 @@ interface Plugin {
 
 /** Runs the plugin until SIGTERM/SIGINT. Resolves to the process exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === 'check') return checkCommand(argv.slice(1), (rest) => composeCheck(rest, env), STDIO);
+  if (argv[0] === 'client') return clientCommand(argv.slice(1), clientDeps(env));
   const parsed = parse(argv, env);
   if (typeof parsed === 'number') return parsed;
   const plugin = compose(parsed);
@@ -74,7 +84,7 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv): PluginConfig | 
       return 0;
     }
     if (outcome.kind === 'version') {
-      process.stdout.write(`vault-kubernetes-kms v${VERSION}\n`);
+      process.stdout.write(versionText());
       return 0;
     }
     checkConfiguredFiles(outcome.config);
@@ -234,6 +244,98 @@ function authStrategy(
       if (auth.source.kind !== 'file') throw new ConfigError('-jwt-token-source=spiffe is not available in this build yet');
       return new JwtAuthStrategy(http, auth.mount, auth.role, new FileJwtSource(auth.source.path), registerSecret);
   }
+}
+
+/** -version: ours, the commit the build came from (scripts/gen-build-info.mjs), and the runtime. */
+function versionText(): string {
+  return `vault-kubernetes-kms v${VERSION}\ncommit: ${BUILD_COMMIT}\nnode: ${process.version}\n`;
+}
+
+const STDIO = {
+  write: (text: string | Buffer) => {
+    process.stdout.write(text);
+  },
+  writeError: (text: string) => {
+    process.stderr.write(text);
+  },
+};
+
+/** How long one `check` step may take, retries included. */
+const CHECK_STEP_MS = 20_000;
+
+/**
+ * `check`: the configuration the plugin would run with, and the plugin's own
+ * Vault client, auth strategy and transit adapter behind the doctor's port.
+ */
+function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
+  const invalid = (error: string): ComposedCheck => ({ input: { kind: 'invalid-config', error }, close: async () => {} });
+  let config: PluginConfig;
+  try {
+    const outcome = parseConfig(argv, env);
+    if (outcome.kind !== 'run') return invalid('check takes the plugin options, not -help or -version');
+    checkConfiguredFiles(outcome.config);
+    config = outcome.config;
+  } catch (e) {
+    if (e instanceof ConfigError) return invalid(e.message);
+    throw e;
+  }
+  const auth = config.auth;
+  let http: VaultHttpClient | undefined;
+  let strategy: AuthStrategyPort | undefined;
+  if (auth.method !== 'dev') {
+    try {
+      http = new VaultHttpClient(config.vault, SYSTEM_CLOCK);
+    } catch (e) {
+      return invalid(`cannot read the TLS files (VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY): ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+    try {
+      // The same strategy the plugin would log in with; its metrics go nowhere.
+      strategy = authStrategy(auth, http, () => {}, config, new PrometheusMetrics());
+    } catch (e) {
+      void http.close();
+      if (e instanceof ConfigError) return invalid(e.message);
+      throw e;
+    }
+  }
+  const summary = [
+    `-auth-method=${auth.method}`,
+    ...(config.dev ? [] : [`Vault ${config.vault.address}${config.vault.caCertFile ? ` (CA ${config.vault.caCertFile})` : ''}`, `key ${config.transitMount}/keys/${config.transitKey}`]),
+    `socket ${config.socketUrl}`,
+    [config.enableV2 ? 'KMS v2' : '', config.enableV1 ? 'KMS v1beta1' : ''].filter(Boolean).join(' + '),
+  ].join(', ');
+  return {
+    input: {
+      kind: 'config',
+      summary,
+      socketPath: config.socket.path,
+      forceSocketOverwrite: config.forceSocketOverwrite,
+      vaultAddress: config.vault.address,
+      authMethod: auth.method,
+      transitMount: config.transitMount,
+      transitKey: config.transitKey,
+      vault: http && strategy ? new VaultDiagnosticsAdapter(http, strategy, config.transitMount, config.transitKey) : undefined,
+      context: () => withTimeout(Date.now(), CHECK_STEP_MS),
+    },
+    close: async () => {
+      await http?.close();
+    },
+  };
+}
+
+/** `client`: the gRPC adapter's socket client, with the plugin's own socket URL and duration syntax. */
+function clientDeps(env: NodeJS.ProcessEnv) {
+  return {
+    ...STDIO,
+    parseSocket: (url: string) => parseSocketUrl(url)?.path,
+    parseDuration: parseDurationMs,
+    open: (socketPath: string, api: 'v2' | 'v1', timeoutMs: number) => new KmsSocketClient(socketPath, api, timeoutMs),
+    defaultSocket: env.VAULT_KMS_SOCKET || (OPTION_BY_FLAG.get('socket')?.default as string),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
+  };
 }
 
 function logStartup(config: PluginConfig, log: WinstonLogger): void {

@@ -221,7 +221,7 @@ export class VaultHttpClient {
       if (e instanceof KmsError) throw e;
       if (ctx.signal.aborted) throw abortReason(ctx);
       if (timedOut) throw new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`);
-      throw new KmsError('unavailable', `cannot reach Vault: ${describeNetworkError(e)}`);
+      throw new KmsError('unavailable', `cannot reach Vault: ${describeNetworkError(e)}`, { cause: e });
     } finally {
       if (timer) clearTimeout(timer);
       stopListening();

@@ -1,0 +1,240 @@
+import { randomBytes } from 'node:crypto';
+import type { CallContext } from '../../ports/call-context';
+import { KmsError } from '../../ports/errors';
+import { VaultUnreachableError, type RequiredCapability, type UnreachableReason, type VaultDiagnosticsPort } from '../../ports/vault-diagnostics.port';
+import type { StepResult } from './check-report';
+import { checkSocketPath } from './socket-check';
+
+/** What the composition root hands the doctor: the parsed configuration (or why it is invalid) and the Vault side. */
+export type DoctorInput =
+  | { readonly kind: 'invalid-config'; readonly error: string }
+  | {
+      readonly kind: 'config';
+      /** One line describing the effective configuration, without secrets. */
+      readonly summary: string;
+      readonly socketPath: string;
+      readonly forceSocketOverwrite: boolean;
+      readonly vaultAddress: string;
+      readonly authMethod: string;
+      readonly transitMount: string;
+      readonly transitKey: string;
+      /** Undefined with -dev: there is no Vault to check. */
+      readonly vault: VaultDiagnosticsPort | undefined;
+      /** A fresh context for one step (the time one step may take). */
+      readonly context: () => CallContext;
+    };
+
+const TITLES = {
+  config: 'configuration',
+  reach: 'Vault reachable',
+  auth: 'authentication',
+  capabilities: 'token capabilities',
+  key: 'transit key',
+  roundTrip: 'encrypt/decrypt round trip',
+  socket: 'socket path',
+} as const;
+type StepId = keyof typeof TITLES;
+
+const pass = (step: StepId, detail: string): StepResult => ({ step, title: TITLES[step], status: 'pass', detail });
+const fail = (step: StepId, detail: string, fix: string): StepResult => ({ step, title: TITLES[step], status: 'fail', detail, fix });
+const skip = (step: StepId, because: string): StepResult => ({ step, title: TITLES[step], status: 'skip', detail: because });
+
+/**
+ * `vault-kubernetes-kms check`: each step the plugin depends on, in the order
+ * it depends on them. A step that cannot run because an earlier one failed is
+ * reported as skipped, with the reason. Nothing a step prints comes from a
+ * credential: errors are the Vault adapter's, which never carry one.
+ */
+export async function runDoctor(input: DoctorInput): Promise<StepResult[]> {
+  if (input.kind === 'invalid-config') {
+    const because = 'the configuration is invalid';
+    return [
+      fail('config', input.error, 'correct the option named above (vault-kubernetes-kms -help lists every option and its env var)'),
+      ...(['reach', 'auth', 'capabilities', 'key', 'roundTrip', 'socket'] as const).map((s) => skip(s, because)),
+    ];
+  }
+  const steps: StepResult[] = [pass('config', input.summary)];
+  steps.push(...(input.vault ? await vaultSteps(input, input.vault) : devSteps()));
+  const socket = await checkSocketPath(input.socketPath, input.forceSocketOverwrite);
+  steps.push(socket.ok ? pass('socket', socket.detail) : fail('socket', socket.detail, socket.fix ?? ''));
+  return steps;
+}
+
+function devSteps(): StepResult[] {
+  const because = '-dev uses the in-process transit backend, not Vault';
+  return (['reach', 'auth', 'capabilities', 'key', 'roundTrip'] as const).map((s) => skip(s, because));
+}
+
+async function vaultSteps(input: Extract<DoctorInput, { kind: 'config' }>, vault: VaultDiagnosticsPort): Promise<StepResult[]> {
+  const out: StepResult[] = [];
+  const rest = (because: string, ...ids: StepId[]) => out.push(...ids.map((s) => skip(s, because)));
+
+  const reach = await reachStep(input, vault);
+  out.push(reach);
+  if (reach.status !== 'pass') {
+    rest('Vault is not reachable', 'auth', 'capabilities', 'key', 'roundTrip');
+    return out;
+  }
+
+  try {
+    const login = await vault.login(input.context());
+    out.push(pass('auth', describeLogin(login.method, login.ttlSeconds, login.renewable, login.policies)));
+  } catch (e) {
+    out.push(fail('auth', messageOf(e), authFix(input.authMethod, e)));
+    rest('authentication failed', 'capabilities', 'key', 'roundTrip');
+    return out;
+  }
+
+  let missing: readonly RequiredCapability[] = [];
+  try {
+    const report = await vault.checkCapabilities(input.context());
+    missing = report.missing;
+    const how = report.via === 'capabilities-self' ? 'listed by sys/capabilities-self' : 'probed path by path: this token may not call sys/capabilities-self, which only Vault\'s default policy grants';
+    const total = vault.requiredCapabilities().length;
+    out.push(
+      missing.length === 0
+        ? pass('capabilities', `all ${total} paths the plugin uses are allowed (${how})`)
+        : fail(
+            'capabilities',
+            `${missing.map((m) => `missing "${m.capability}" on ${m.path} (to ${m.purpose})`).join('; ')} (${how})`,
+            ["add to the token's policy:", ...missing.map((m) => `path "${m.path}" { capabilities = ["${m.capability}"] }`)].join('\n'),
+          ),
+    );
+  } catch (e) {
+    out.push(fail('capabilities', messageOf(e), 'see the error above'));
+  }
+
+  const keyPath = `${input.transitMount}/keys/${input.transitKey}`;
+  const lacks = (suffix: string) => missing.find((m) => m.path === `${input.transitMount}/${suffix}/${input.transitKey}`);
+  if (lacks('keys')) {
+    rest(`the token may not read ${keyPath}`, 'key', 'roundTrip');
+    return out;
+  }
+  const key = await keyStep(input, vault);
+  out.push(key);
+  if (key.status !== 'pass') {
+    rest('the transit key is not usable', 'roundTrip');
+    return out;
+  }
+  const denied = lacks('encrypt') ?? lacks('decrypt');
+  if (denied) {
+    rest(`the token may not ${denied.capability} ${denied.path}`, 'roundTrip');
+    return out;
+  }
+  out.push(await roundTripStep(vault, input.context()));
+  return out;
+}
+
+async function reachStep(input: Extract<DoctorInput, { kind: 'config' }>, vault: VaultDiagnosticsPort): Promise<StepResult> {
+  const address = input.vaultAddress;
+  try {
+    const info = await vault.serverInfo(input.context());
+    if (!info.initialized) return fail('reach', `${address} answers (version ${info.version}) but is not initialized`, 'initialize it: vault operator init (bao operator init)');
+    if (info.sealed) return fail('reach', `${address} answers (version ${info.version}) but is sealed`, 'unseal it: vault operator unseal (bao operator unseal)');
+    return pass('reach', `${address} answers: version ${info.version}, unsealed, ${info.standby ? 'standby (requests are forwarded or redirected to the active node)' : 'active'}`);
+  } catch (e) {
+    if (e instanceof VaultUnreachableError) return fail('reach', `${address}: ${REACH_PROBLEM[e.reason]} (${e.message})`, reachFix(e.reason, address));
+    return fail('reach', `${address}: ${messageOf(e)}`, 'check -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR)');
+  }
+}
+
+const REACH_PROBLEM: Record<UnreachableReason, string> = {
+  dns: 'the host name does not resolve',
+  refused: 'nothing accepts connections there',
+  'tls-untrusted': "Vault's TLS certificate is not trusted",
+  'tls-name': "Vault's TLS certificate does not name this host",
+  'tls-protocol': 'the TLS handshake failed',
+  timeout: 'no answer in time',
+  other: 'the request failed',
+};
+
+function reachFix(reason: UnreachableReason, address: string): string {
+  const host = safeHost(address);
+  switch (reason) {
+    case 'dns':
+      return `check the host name "${host}" in -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR) and the node's DNS`;
+    case 'refused':
+      return `check that Vault runs and listens on ${host}, and the port in -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR)`;
+    case 'tls-untrusted':
+      return 'give the CA that issued the Vault server certificate with -vault-ca-cert (VAULT_KMS_VAULT_CACERT, VAULT_CACERT) or VAULT_CAPATH';
+    case 'tls-name':
+      return `use an address whose host name the certificate names, or set VAULT_TLS_SERVER_NAME to one of its names (it does not name "${host}")`;
+    case 'tls-protocol':
+      return 'the listener may not speak TLS: use http:// if Vault runs with tls_disable, or the TLS port; client certificates: VAULT_CLIENT_CERT, VAULT_CLIENT_KEY';
+    case 'timeout':
+      return 'check firewalls and proxies on the way (HTTPS_PROXY, NO_PROXY) and VAULT_CLIENT_TIMEOUT';
+    default:
+      return 'check -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR)';
+  }
+}
+
+function describeLogin(method: string, ttl: number, renewable: boolean, policies: readonly string[]): string {
+  if (ttl < 0) return `${method} login succeeded (the token may not look itself up; see the capabilities below)`;
+  const life = ttl === 0 ? 'never expires' : `expires in ${formatSeconds(ttl)}${renewable ? ', renewable' : ', NOT renewable'}`;
+  return `${method} login succeeded; the token ${life}; policies: ${policies.length > 0 ? policies.join(', ') : '(none)'}`;
+}
+
+function authFix(method: string, e: unknown): string {
+  const invalid = e instanceof KmsError && e.tokenInvalid;
+  if (method === 'token') {
+    return invalid
+      ? 'give a valid token with -token-file (VAULT_KMS_TOKEN_FILE) or -token (VAULT_KMS_VAULT_TOKEN); create one with: vault token create -policy=kms'
+      : 'check -token / -token-file (VAULT_KMS_VAULT_TOKEN, VAULT_KMS_TOKEN_FILE)';
+  }
+  if (method === 'approle') {
+    return 'check -approle-role-id and the secret ID (-approle-secret-id-file or -approle-secret-id) and -approle-mount; issue a new one with: vault write -f auth/approle/role/<role>/secret-id';
+  }
+  return `check the settings of -auth-method=${method}`;
+}
+
+async function keyStep(input: Extract<DoctorInput, { kind: 'config' }>, vault: VaultDiagnosticsPort): Promise<StepResult> {
+  const { transitMount: mount, transitKey: name } = input;
+  const create = `vault write -f ${mount}/keys/${name} type=aes256-gcm96`;
+  try {
+    const key = await vault.readKey(input.context());
+    if (!key) return fail('key', `no key "${name}" at ${mount}/keys/${name} (or no Transit engine mounted at "${mount}")`, `create it: ${create} (the mount: vault secrets enable -path=${mount} transit); or point -transit-key / -transit-mount at the existing one`);
+    if (key.derived) {
+      return fail('key', `key "${name}" is a derived key (derived=true): every request would need a context, which the plugin does not send`, `derivation cannot be turned off: create a key without it (${create.replace(name, `${name}-v2`)}) and set -transit-key to it`);
+    }
+    if (!key.supportsEncryption || !key.supportsDecryption) {
+      return fail('key', `key "${name}" is of type ${key.type}, which cannot ${key.supportsEncryption ? 'decrypt' : 'encrypt'}`, `use an encryption key type (aes256-gcm96, aes128-gcm96, chacha20-poly1305): ${create.replace(name, `${name}-v2`)}, then set -transit-key to it`);
+    }
+    return pass('key', `${mount}/keys/${name}: type ${key.type}, latest version ${key.latestVersion} (the KMS key_id), not derived, encrypts and decrypts`);
+  } catch (e) {
+    return fail('key', messageOf(e), 'see the error above');
+  }
+}
+
+async function roundTripStep(vault: VaultDiagnosticsPort, ctx: CallContext): Promise<StepResult> {
+  const probe = randomBytes(32);
+  const started = process.hrtime.bigint();
+  try {
+    const r = await vault.roundTrip(probe, ctx);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    if (!r.matches) return fail('roundTrip', 'Vault decrypted the ciphertext to different bytes', 'this is a Vault or proxy fault: check what sits between the plugin and Vault');
+    return pass('roundTrip', `32 random bytes encrypted with key version ${r.keyVersion} and decrypted back in ${ms.toFixed(0)} ms`);
+  } catch (e) {
+    return fail('roundTrip', messageOf(e), e instanceof KmsError && e.kind === 'unavailable' ? 'Vault failed the request: check its log and health' : 'see the error above');
+  }
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof KmsError || e instanceof VaultUnreachableError) return e.message;
+  // Anything else is unexpected: its message could carry data, so only its kind is shown.
+  return `unexpected error (${(e as Error)?.name ?? 'unknown'})`;
+}
+
+function safeHost(address: string): string {
+  try {
+    return new URL(address).host;
+  } catch {
+    return '(unparsable address)';
+  }
+}
+
+export function formatSeconds(total: number): string {
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return [h ? `${h}h` : '', m ? `${m}m` : '', s || (!h && !m) ? `${s}s` : ''].join('');
+}

@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import type { AuthStrategyPort } from '../../ports/auth.port';
+import type { CallContext } from '../../ports/call-context';
+import { KmsError } from '../../ports/errors';
+import {
+  VaultUnreachableError,
+  type CapabilityReport,
+  type LoginInfo,
+  type RequiredCapability,
+  type TransitKeyDetails,
+  type UnreachableReason,
+  type VaultDiagnosticsPort,
+  type VaultServerInfo,
+} from '../../ports/vault-diagnostics.port';
+import { classifyVaultError, type VaultOperation } from './vault-errors';
+import type { VaultHttpClient, VaultResponse } from './vault-http-client';
+import { errorsOf, parseOk } from './vault-response';
+import { VaultTransitAdapter } from './vault-transit.adapter';
+
+const healthBody = z.object({
+  initialized: z.boolean(),
+  sealed: z.boolean(),
+  standby: z.boolean().default(false),
+  version: z.string().default('unknown'),
+});
+
+const lookupBody = z.object({
+  data: z.object({
+    ttl: z.coerce.number().int(),
+    renewable: z.boolean().default(false),
+    policies: z.array(z.string()).nullable().default([]),
+  }),
+});
+
+const keyBody = z.object({
+  data: z.object({
+    type: z.string().default('aes256-gcm96'),
+    latest_version: z.coerce.number().int(),
+    derived: z.boolean().default(false),
+    supports_encryption: z.boolean().default(true),
+    supports_decryption: z.boolean().default(true),
+    min_encryption_version: z.coerce.number().int().default(0),
+  }),
+});
+
+const capabilitiesBody = z.object({ data: z.record(z.string(), z.unknown()) });
+
+/**
+ * A request for each path that Vault checks against the token's policy before
+ * the handler sees it, and that the handler then refuses as malformed: so 403
+ * means "not allowed" and any other answer means "allowed", and nothing changes.
+ */
+const PROBE_BODY: Record<string, unknown> = {
+  'renew-self': { increment: 'not-a-duration' },
+  encrypt: {},
+  decrypt: {},
+};
+
+/** The Vault side of `check`, on the plugin's own HTTP client, auth strategy and transit adapter. */
+export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
+  private readonly transit: VaultTransitAdapter;
+  private readonly required: readonly RequiredCapability[];
+
+  constructor(
+    private readonly http: VaultHttpClient,
+    private readonly auth: AuthStrategyPort,
+    private readonly mount: string,
+    private readonly key: string,
+  ) {
+    this.transit = new VaultTransitAdapter(http, mount, key);
+    this.required = [
+      { path: 'auth/token/lookup-self', capability: 'read', purpose: 'look up its own token' },
+      { path: 'auth/token/renew-self', capability: 'update', purpose: 'renew its own token' },
+      { path: `${mount}/encrypt/${key}`, capability: 'update', purpose: 'wrap data keys' },
+      { path: `${mount}/decrypt/${key}`, capability: 'update', purpose: 'unwrap data keys' },
+      { path: `${mount}/keys/${key}`, capability: 'read', purpose: "read the key's latest version, the KMS key_id" },
+    ];
+  }
+
+  async serverInfo(ctx: CallContext): Promise<VaultServerInfo> {
+    let res: VaultResponse;
+    try {
+      // Every state answers 200 with these parameters, so no status is retried and the body says which state.
+      res = await this.http.request('GET', 'sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200', undefined, ctx, { authenticated: false });
+    } catch (e) {
+      throw unreachable(e);
+    }
+    const parsed = healthBody.safeParse(res.body);
+    if (res.status !== 200 || !parsed.success) {
+      throw new VaultUnreachableError('other', `the server at the address answered HTTP ${res.status} to sys/health, not as Vault does`);
+    }
+    return parsed.data;
+  }
+
+  async login(ctx: CallContext): Promise<LoginInfo> {
+    const token = await this.auth.login(ctx);
+    this.http.setToken(token);
+    const op: VaultOperation = { what: 'token lookup', path: 'auth/token/lookup-self', capability: 'read' };
+    const res = await this.http.request('GET', op.path, undefined, ctx);
+    // A token without lookup-self still logged in; the capabilities step names what it lacks.
+    if (res.status === 403 && classifyVaultError(403, errorsOf(res), op).missingCapability) {
+      return { method: this.auth.method, ttlSeconds: -1, renewable: false, policies: [] };
+    }
+    const { data } = parseOk(res, lookupBody, op);
+    return { method: this.auth.method, ttlSeconds: data.ttl, renewable: data.renewable, policies: data.policies ?? [] };
+  }
+
+  requiredCapabilities(): readonly RequiredCapability[] {
+    return this.required;
+  }
+
+  async checkCapabilities(ctx: CallContext): Promise<CapabilityReport> {
+    const op: VaultOperation = { what: 'capability listing', path: 'sys/capabilities-self', capability: 'update' };
+    const res = await this.http.request('POST', op.path, { paths: this.required.map((r) => r.path) }, ctx);
+    if (res.status === 403) {
+      const denial = classifyVaultError(403, errorsOf(res), op);
+      if (!denial.missingCapability) throw denial;
+      return { via: 'probe', missing: await this.probeEach(ctx) };
+    }
+    const { data } = parseOk(res, capabilitiesBody, op);
+    const missing = this.required.filter((r) => {
+      const caps = Array.isArray(data[r.path]) ? (data[r.path] as unknown[]) : [];
+      return !caps.includes(r.capability) && !caps.includes('root');
+    });
+    return { via: 'capabilities-self', missing };
+  }
+
+  private async probeEach(ctx: CallContext): Promise<RequiredCapability[]> {
+    const missing: RequiredCapability[] = [];
+    for (const r of this.required) {
+      const res =
+        r.capability === 'read'
+          ? await this.http.request('GET', r.path, undefined, ctx)
+          : await this.http.request('POST', r.path, PROBE_BODY[probeKind(r.path, this.mount)] ?? {}, ctx);
+      if (res.status !== 403) continue;
+      const denial = classifyVaultError(403, errorsOf(res), { what: r.purpose, path: r.path, capability: r.capability });
+      if (!denial.missingCapability) throw denial;
+      missing.push(r);
+    }
+    return missing;
+  }
+
+  async readKey(ctx: CallContext): Promise<TransitKeyDetails | undefined> {
+    const op: VaultOperation = { what: 'read of the transit key', path: `${this.mount}/keys/${this.key}`, capability: 'read' };
+    const res = await this.http.request('GET', op.path, undefined, ctx);
+    if (res.status === 404) return undefined;
+    const { data } = parseOk(res, keyBody, op);
+    return {
+      type: data.type,
+      latestVersion: data.latest_version,
+      derived: data.derived,
+      supportsEncryption: data.supports_encryption,
+      supportsDecryption: data.supports_decryption,
+      minEncryptionVersion: data.min_encryption_version,
+    };
+  }
+
+  async roundTrip(plaintext: Uint8Array, ctx: CallContext): Promise<{ keyVersion: number; matches: boolean }> {
+    const [sealed] = await this.transit.encrypt([{ plaintext }], ctx);
+    if (!sealed.ok) throw sealed.error;
+    const [opened] = await this.transit.decrypt([sealed.ciphertext], ctx);
+    if (!opened.ok) throw opened.error;
+    return { keyVersion: sealed.keyVersion, matches: Buffer.from(opened.plaintext).equals(Buffer.from(plaintext)) };
+  }
+}
+
+function probeKind(path: string, mount: string): string {
+  if (path === 'auth/token/renew-self') return 'renew-self';
+  return path.slice(mount.length + 1).split('/')[0];
+}
+
+/** A failed sys/health request as the reason the doctor can name a fix for. */
+function unreachable(e: unknown): Error {
+  if (!(e instanceof KmsError)) return e as Error;
+  if (e.kind === 'deadline-exceeded' || /did not answer within/.test(e.message)) return new VaultUnreachableError('timeout', e.message);
+  if (e.kind !== 'unavailable') return e;
+  const cause = e.cause as { code?: string; cause?: { code?: string } } | undefined;
+  const code = cause?.code ?? cause?.cause?.code ?? '';
+  return new VaultUnreachableError(reasonOf(code), e.message);
+}
+
+function reasonOf(code: string): UnreachableReason {
+  if (/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)$/.test(code)) return 'dns';
+  if (/^(ECONNREFUSED|ENOENT|ECONNRESET|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return 'refused';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'tls-name';
+  if (/CERT|SIGNATURE|SELF_SIGNED/.test(code)) return 'tls-untrusted';
+  if (/^(EPROTO|ERR_SSL_|ERR_TLS_)/.test(code)) return 'tls-protocol';
+  if (/TIMEOUT|ETIMEDOUT/.test(code)) return 'timeout';
+  return 'other';
+}

@@ -1,0 +1,69 @@
+import type { CallContext } from './call-context';
+
+/**
+ * What `vault-kubernetes-kms check` asks of the Vault side, one question per
+ * step, each answered by a real request. Nothing here changes Vault's state
+ * except what the plugin itself does (a login, one encrypt and decrypt).
+ */
+export interface VaultDiagnosticsPort {
+  /** sys/health without a token. Throws VaultUnreachableError when no HTTP answer came. */
+  serverInfo(ctx: CallContext): Promise<VaultServerInfo>;
+  /** Logs in with the configured method and looks the token up. Throws KmsError. */
+  login(ctx: CallContext): Promise<LoginInfo>;
+  /** Every path the plugin uses, with the capability it needs there. */
+  requiredCapabilities(): readonly RequiredCapability[];
+  /** Which of requiredCapabilities() the token holds. Throws KmsError. */
+  checkCapabilities(ctx: CallContext): Promise<CapabilityReport>;
+  /** The transit key's metadata, or undefined when there is no such key. Throws KmsError. */
+  readKey(ctx: CallContext): Promise<TransitKeyDetails | undefined>;
+  /** Encrypts the bytes and decrypts the result. Throws KmsError. */
+  roundTrip(plaintext: Uint8Array, ctx: CallContext): Promise<{ keyVersion: number; matches: boolean }>;
+}
+
+/** Why no HTTP answer came: the doctor names a different fix for each. */
+export type UnreachableReason = 'dns' | 'refused' | 'tls-untrusted' | 'tls-name' | 'tls-protocol' | 'timeout' | 'other';
+
+export class VaultUnreachableError extends Error {
+  constructor(readonly reason: UnreachableReason, message: string) {
+    super(message);
+    this.name = 'VaultUnreachableError';
+  }
+}
+
+export interface VaultServerInfo {
+  readonly version: string;
+  readonly initialized: boolean;
+  readonly sealed: boolean;
+  readonly standby: boolean;
+}
+
+export interface LoginInfo {
+  readonly method: string;
+  /** Seconds left; 0 means it never expires. */
+  readonly ttlSeconds: number;
+  readonly renewable: boolean;
+  readonly policies: readonly string[];
+}
+
+export interface RequiredCapability {
+  readonly path: string;
+  readonly capability: 'read' | 'update';
+  /** What the plugin does there, for the fix text. */
+  readonly purpose: string;
+}
+
+export interface CapabilityReport {
+  /** 'capabilities-self': Vault listed them; 'probe': sys/capabilities-self was denied, so each path was tried with a request that changes nothing. */
+  readonly via: 'capabilities-self' | 'probe';
+  readonly missing: readonly RequiredCapability[];
+}
+
+export interface TransitKeyDetails {
+  readonly type: string;
+  readonly latestVersion: number;
+  readonly derived: boolean;
+  readonly supportsEncryption: boolean;
+  readonly supportsDecryption: boolean;
+  /** min_encryption_version (0 = latest). */
+  readonly minEncryptionVersion: number;
+}

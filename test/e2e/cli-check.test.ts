@@ -1,0 +1,308 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OpenBaoServer } from '../support/openbao';
+import { PluginProcess, REPO_ROOT, tempSocketDir } from '../support/plugin-process';
+import { TcpForwarder } from '../support/tcp-forwarder';
+import { makeTestPki, type TestPki } from '../support/test-pki';
+
+/**
+ * `vault-kubernetes-kms check`, the built CLI (or the artifact, with
+ * KMS_PLUGIN_BIN) against real OpenBao: a correct setup passes every step;
+ * each thing broken fails its own step with the fix, the steps that depend on
+ * it are skipped, and no credential is printed.
+ */
+const POLICY = readFileSync(join(REPO_ROOT, 'manifests/kms-policy.hcl'), 'utf8');
+const PATHS: Record<string, string> = {
+  'auth/token/lookup-self': 'read',
+  'auth/token/renew-self': 'update',
+  'transit/encrypt/kms': 'update',
+  'transit/decrypt/kms': 'update',
+  'transit/keys/kms': 'read',
+};
+const without = (path: string) => POLICY.replace(new RegExp(`path "${path.replace(/\//g, '\\/')}" \\{[^}]*\\}`), '');
+const forKey = (key: string) => POLICY.replace(/transit\/(encrypt|decrypt|keys)\/kms/g, `transit/$1/${key}`);
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+  lines: string[];
+}
+
+let bao: OpenBaoServer;
+let socketDir: string;
+const secrets: string[] = [];
+
+before(async () => {
+  bao = await OpenBaoServer.start();
+  socketDir = tempSocketDir();
+  secrets.push(bao.rootToken, bao.kmsToken, bao.secretId);
+});
+after(async () => {
+  await bao.close();
+  rmSync(socketDir, { recursive: true, force: true });
+});
+
+async function check(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const hasSocket = args.some((a) => a.startsWith('-socket='));
+  const p = new PluginProcess(['check', ...(hasSocket ? [] : [`-socket=unix://${join(socketDir, 'kms.socket')}`]), ...args], env);
+  const code = await p.exited;
+  const out = p.stdout.join('\n');
+  const err = p.stderr.join('\n');
+  for (const s of secrets) if (s) assert.equal(out.includes(s) || err.includes(s), false, 'a credential was printed');
+  return { code, out, err, lines: p.stdout };
+}
+
+const tokenArgs = (token: string, address = bao.url) => ({ args: [`-vault-address=${address}`, '-auth-method=token'], env: { VAULT_KMS_VAULT_TOKEN: token } });
+
+async function tokenWith(policy: string, name: string, defaultPolicy = false): Promise<string> {
+  await bao.writePolicy(name, policy);
+  const { token } = await bao.createToken({ policies: [name], no_default_policy: !defaultPolicy, ttl: '1h', renewable: true });
+  secrets.push(token);
+  return token;
+}
+
+/** The line of one step: "✓ title: ..." */
+function line(run: Run, title: string): string {
+  const l = run.lines.find((x) => x.slice(2).startsWith(`${title}:`));
+  assert.ok(l, `no "${title}" line in:\n${run.out}`);
+  return l;
+}
+const STEP_TITLES = ['configuration', 'Vault reachable', 'authentication', 'token capabilities', 'transit key', 'encrypt/decrypt round trip', 'socket path'];
+
+describe('check: a correct setup', () => {
+  it('passes every step with the token of manifests/kms-policy.hcl (no default policy: capabilities are probed) and exits 0', async () => {
+    const { args, env } = tokenArgs(bao.kmsToken);
+    const run = await check(args, env);
+    assert.equal(run.code, 0, run.out + run.err);
+    for (const t of STEP_TITLES) assert.match(line(run, t), /^✓ /);
+    assert.match(line(run, 'token capabilities'), /all 5 paths .*\(probed path by path/);
+    assert.match(line(run, 'Vault reachable'), /version 2\.7\.2, unsealed, active/);
+    assert.match(line(run, 'transit key'), /aes256-gcm96, latest version 1/);
+    assert.match(run.out, /all checks passed\n?$/);
+  });
+
+  it('asks sys/capabilities-self when the token may (default policy), and prints JSON with -output json', async () => {
+    const { args, env } = tokenArgs(await tokenWith(POLICY, 'kms-with-default', true));
+    const run = await check([...args, '-output', 'json'], env);
+    assert.equal(run.code, 0, run.out);
+    const report = JSON.parse(run.out);
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.steps.map((s: { step: string }) => s.step), ['config', 'reach', 'auth', 'capabilities', 'key', 'roundTrip', 'socket']);
+    assert.ok(report.steps.every((s: { status: string }) => s.status === 'pass'));
+    assert.match(report.steps[3].detail, /listed by sys\/capabilities-self/);
+  });
+
+  it('logs in with AppRole', async () => {
+    const run = await check([`-vault-address=${bao.url}`, '-auth-method=approle', `-approle-role-id=${bao.roleId}`], { VAULT_KMS_APPROLE_SECRET_ID: bao.secretId });
+    assert.equal(run.code, 0, run.out);
+    assert.match(line(run, 'authentication'), /^✓ authentication: approle login succeeded; the token expires in .*policies: .*kms/);
+  });
+
+  it('with -dev skips the Vault steps and checks the socket', async () => {
+    const run = await check(['-dev']);
+    assert.equal(run.code, 0, run.out);
+    assert.match(line(run, 'Vault reachable'), /^- Vault reachable: skipped \(because -dev uses the in-process transit backend/);
+    assert.match(line(run, 'socket path'), /^✓ /);
+  });
+});
+
+describe('check: Vault not reachable', () => {
+  const skippedAfterReach = (run: Run) => {
+    for (const t of ['authentication', 'token capabilities', 'transit key', 'encrypt/decrypt round trip']) {
+      assert.match(line(run, t), /skipped \(because Vault is not reachable\)/);
+    }
+    assert.match(line(run, 'socket path'), /^✓ /, 'the socket is checked anyway');
+    assert.equal(run.code, 1);
+  };
+
+  it('names a refused connection', async () => {
+    const port = await TcpForwarder.freePort();
+    const { args, env } = tokenArgs(bao.kmsToken, `http://127.0.0.1:${port}`);
+    const run = await check(args, env);
+    assert.match(line(run, 'Vault reachable'), /^✗ Vault reachable: .*nothing accepts connections there .*ECONNREFUSED/);
+    assert.match(run.out, /fix: check that Vault runs and listens on 127\.0\.0\.1:\d+/);
+    skippedAfterReach(run);
+  });
+
+  it('names a host name that does not resolve', async () => {
+    const { args, env } = tokenArgs(bao.kmsToken, 'http://vault.invalid:8200');
+    const run = await check(args, env);
+    assert.match(line(run, 'Vault reachable'), /^✗ .*the host name does not resolve/);
+    assert.match(run.out, /fix: check the host name "vault\.invalid:8200"/);
+    skippedAfterReach(run);
+  });
+
+  it('names an invalid configuration and skips everything else', async () => {
+    const run = await check(['-vault-address=ftp://x', '-auth-method=token'], { VAULT_KMS_VAULT_TOKEN: bao.kmsToken });
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'configuration'), /^✗ configuration: invalid -vault-address/);
+    for (const t of STEP_TITLES.slice(1)) assert.match(line(run, t), /skipped \(because the configuration is invalid\)/);
+  });
+});
+
+describe('check: TLS', () => {
+  let tlsBao: OpenBaoServer;
+  let pki: TestPki;
+  let otherPki: TestPki;
+  before(async () => {
+    pki = makeTestPki();
+    otherPki = makeTestPki();
+    tlsBao = await OpenBaoServer.start({ mode: 'server', tls: pki });
+    secrets.push(tlsBao.rootToken, tlsBao.kmsToken);
+  });
+  after(async () => {
+    await tlsBao.close();
+    rmSync(pki.dir, { recursive: true, force: true });
+    rmSync(otherPki.dir, { recursive: true, force: true });
+  });
+
+  it('passes with the right CA', async () => {
+    const { args, env } = tokenArgs(tlsBao.kmsToken, tlsBao.url);
+    const run = await check([...args, `-vault-ca-cert=${pki.caFile}`], env);
+    assert.equal(run.code, 0, run.out);
+  });
+
+  it('names an untrusted certificate (a CA that did not issue it) and the flag that fixes it', async () => {
+    const { args, env } = tokenArgs(tlsBao.kmsToken, tlsBao.url);
+    const run = await check([...args, `-vault-ca-cert=${otherPki.caFile}`], env);
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'Vault reachable'), /^✗ .*TLS certificate is not trusted/);
+    assert.match(run.out, /fix: give the CA that issued the Vault server certificate with -vault-ca-cert/);
+  });
+
+  it('names a server name the certificate does not carry', async () => {
+    const { args, env } = tokenArgs(tlsBao.kmsToken, tlsBao.url);
+    const run = await check([...args, `-vault-ca-cert=${pki.caFile}`], { ...env, VAULT_TLS_SERVER_NAME: 'other.example' });
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'Vault reachable'), /^✗ .*does not name this host/);
+    assert.match(run.out, /VAULT_TLS_SERVER_NAME/);
+  });
+
+  it('names https spoken to a plain-http listener', async () => {
+    const { args, env } = tokenArgs(bao.kmsToken, bao.url.replace('http:', 'https:'));
+    const run = await check(args, env);
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'Vault reachable'), /^✗ .*TLS handshake failed/);
+  });
+});
+
+describe('check: credentials and policy', () => {
+  it('fails authentication with a bad token, names the fix and prints no token', async () => {
+    const bad = `s.${'x'.repeat(24)}`;
+    secrets.push(bad);
+    const { args, env } = tokenArgs(bad);
+    const run = await check(args, env);
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'authentication'), /^✗ authentication: .*invalid, expired or revoked/);
+    assert.match(run.out, /fix: give a valid token with -token-file/);
+    for (const t of ['token capabilities', 'transit key', 'encrypt/decrypt round trip']) assert.match(line(run, t), /skipped \(because authentication failed\)/);
+  });
+
+  it('fails authentication with a wrong AppRole secret ID', async () => {
+    const wrong = '00000000-0000-0000-0000-000000000000';
+    const run = await check([`-vault-address=${bao.url}`, '-auth-method=approle', `-approle-role-id=${bao.roleId}`], { VAULT_KMS_APPROLE_SECRET_ID: wrong });
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'authentication'), /^✗ authentication: .*invalid role or secret ID/);
+  });
+
+  for (const via of ['probe', 'capabilities-self'] as const) {
+    for (const [path, capability] of Object.entries(PATHS)) {
+      // Vault's default policy (which grants sys/capabilities-self) grants the two token paths itself.
+      if (via === 'capabilities-self' && path.startsWith('auth/token/')) continue;
+      it(`names the missing "${capability}" on ${path} and the policy rule that fixes it (${via})`, async () => {
+        const token = await tokenWith(without(path), `kms-without-${path.replace(/\//g, '-')}-${via}`, via === 'capabilities-self');
+        const { args, env } = tokenArgs(token);
+        const run = await check(args, env);
+        assert.equal(run.code, 1, run.out);
+        const caps = line(run, 'token capabilities');
+        assert.match(caps, new RegExp(`^✗ token capabilities: missing "${capability}" on ${path} \\(`));
+        assert.match(caps, via === 'probe' ? /probed path by path/ : /listed by sys\/capabilities-self/);
+        assert.equal((caps.match(/missing "/g) ?? []).length, 1, 'only the one missing path is named');
+        assert.ok(run.lines.includes(`         path "${path}" { capabilities = ["${capability}"] }`), run.out);
+        if (path === 'transit/keys/kms') assert.match(line(run, 'transit key'), /skipped \(because the token may not read transit\/keys\/kms\)/);
+        if (path.includes('crypt')) assert.match(line(run, 'encrypt/decrypt round trip'), /skipped \(because the token may not update/);
+      });
+    }
+  }
+});
+
+describe('check: the transit key', () => {
+  it('names a missing key and how to create it', async () => {
+    const token = await tokenWith(forKey('absent'), 'kms-absent');
+    const { args, env } = tokenArgs(token);
+    const run = await check([...args, '-transit-key=absent'], env);
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'transit key'), /^✗ transit key: no key "absent" at transit\/keys\/absent/);
+    assert.match(run.out, /fix: create it: vault write -f transit\/keys\/absent type=aes256-gcm96/);
+    assert.match(line(run, 'encrypt/decrypt round trip'), /skipped \(because the transit key is not usable\)/);
+  });
+
+  it('refuses a derived key', async () => {
+    await bao.mustOk('POST', 'transit/keys/derived', { derived: true });
+    const token = await tokenWith(forKey('derived'), 'kms-derived');
+    const { args, env } = tokenArgs(token);
+    const run = await check([...args, '-transit-key=derived'], env);
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'transit key'), /^✗ transit key: key "derived" is a derived key/);
+  });
+
+  it('refuses a key type that cannot encrypt', async () => {
+    await bao.mustOk('POST', 'transit/keys/signing', { type: 'ed25519' });
+    const token = await tokenWith(forKey('signing'), 'kms-signing');
+    const { args, env } = tokenArgs(token);
+    const run = await check([...args, '-transit-key=signing'], env);
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'transit key'), /^✗ transit key: key "signing" is of type ed25519, which cannot encrypt/);
+  });
+});
+
+describe('check: the socket path', () => {
+  it('fails when the directory cannot be created, and passes when the plugin would create it', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'kms-check-'));
+    try {
+      writeFileSync(join(base, 'file'), 'x');
+      let run = await check(['-dev', `-socket=unix://${join(base, 'file/sub/kms.socket')}`]);
+      assert.equal(run.code, 1);
+      assert.match(line(run, 'socket path'), /^✗ socket path: the directory .*file\/sub does not exist and cannot be created/);
+      run = await check(['-dev', `-socket=unix://${join(base, 'new/kms.socket')}`]);
+      assert.equal(run.code, 0);
+      assert.match(line(run, 'socket path'), /will create it/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('does not touch a regular file at the socket path', async () => {
+    const dir = tempSocketDir();
+    try {
+      const path = join(dir, 'kms.socket');
+      writeFileSync(path, 'operator data');
+      const run = await check(['-dev', `-socket=unix://${path}`]);
+      assert.equal(run.code, 1);
+      assert.match(line(run, 'socket path'), /^✗ socket path: a regular file is at .*left untouched/);
+      assert.equal(readFileSync(path, 'utf8'), 'operator data');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails when a live plugin already serves the socket', async () => {
+    const dir = tempSocketDir();
+    const socket = join(dir, 'kms.socket');
+    const plugin = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']);
+    try {
+      await plugin.waitForSocket(socket);
+      const run = await check(['-dev', `-socket=unix://${socket}`]);
+      assert.equal(run.code, 1);
+      assert.match(line(run, 'socket path'), /^✗ socket path: a process is already listening on/);
+      assert.match(run.out, /fix: stop the running plugin first/);
+    } finally {
+      await plugin.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
