@@ -60,9 +60,13 @@ const FLAGS = new Set(['socket', 'api', 'key-id', 'output', 'timeout']);
 
 /** `client`: one call on the socket. Resolves to the exit code. */
 export async function clientCommand(argv: readonly string[], deps: ClientDeps): Promise<number> {
-  if (argv.length === 0 || argv.some((a) => /^--?(help|h)$/.test(a))) {
+  if (argv.length === 0) {
+    deps.writeError(CLIENT_USAGE);
+    return 2;
+  }
+  if (argv.some((a) => /^--?(help|h)$/.test(a))) {
     deps.write(CLIENT_USAGE);
-    return argv.length === 0 ? 2 : 0;
+    return 0;
   }
   let args: ClientArgs;
   try {
@@ -179,6 +183,6 @@ function describeFailure(e: unknown, args: ClientArgs): string {
   if (e instanceof UsageError) return e.message;
   const err = e as { code?: string; message?: string };
   if (err.code === 'DEADLINE_EXCEEDED') return `no answer within ${args.timeoutMs} ms (-timeout): the plugin is overloaded or its Vault calls hang (${err.message ?? ''})`;
-  if (err.code === 'UNIMPLEMENTED') return `${err.message ?? 'UNIMPLEMENTED'} (is KMS ${args.api} enabled in the plugin? see -disable-v1 / -disable-v2)`;
+  if (err.code === 'UNIMPLEMENTED' && !/-disable-v/.test(err.message ?? '')) return `${err.message ?? 'UNIMPLEMENTED'} (is KMS ${args.api} enabled in the plugin? see -disable-v1 / -disable-v2)`;
   return err.message ?? 'the call failed';
 }
