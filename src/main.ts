@@ -62,6 +62,10 @@ interface Plugin {
 
 /** Runs the plugin until SIGTERM/SIGINT. Resolves to the process exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === 'check' || argv[0] === 'client') {
+    // The one-shot tools stop at once on Ctrl-C or SIGTERM: they serve nothing that needs a clean shutdown.
+    void processSignals.stopped().then((s) => process.exit(s === 'SIGINT' ? 130 : 143));
+  }
   if (argv[0] === 'check') return checkCommand(argv.slice(1), (rest) => composeCheck(rest, env), STDIO);
   if (argv[0] === 'client') return clientCommand(argv.slice(1), clientDeps(env));
   const parsed = parse(argv, env);
@@ -315,6 +319,7 @@ function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
       transitKey: config.transitKey,
       vault: http && strategy ? new VaultDiagnosticsAdapter(http, strategy, config.transitMount, config.transitKey) : undefined,
       context: () => withTimeout(Date.now(), CHECK_STEP_MS),
+      stepTimeoutMs: CHECK_STEP_MS,
     },
     close: async () => {
       await http?.close();

@@ -21,7 +21,7 @@ export interface VaultDiagnosticsPort {
 }
 
 /** Why no HTTP answer came: the doctor names a different fix for each. */
-export type UnreachableReason = 'dns' | 'refused' | 'tls-untrusted' | 'tls-name' | 'tls-protocol' | 'timeout' | 'other';
+export type UnreachableReason = 'dns' | 'refused' | 'closed' | 'tls-untrusted' | 'tls-name' | 'tls-protocol' | 'plain-http-to-tls' | 'timeout' | 'other';
 
 export class VaultUnreachableError extends Error {
   constructor(readonly reason: UnreachableReason, message: string) {

@@ -45,11 +45,16 @@ export async function checkCommand(argv: readonly string[], compose: (pluginArgv
     return 2;
   }
   const composed = compose(rest);
+  // Nothing else holds the event loop open here (no server, the step deadlines' timers are unref'd), and an
+  // undici request on a connection reset before any answer holds no handle of its own while it fails:
+  // without this, Node would exit 0, silently, in the middle of a step.
+  const keepAlive = setInterval(() => {}, 60_000);
   try {
     const steps = await runDoctor(composed.input);
     io.write(output === 'json' ? formatJson(steps) : formatText(steps));
     return allPassed(steps) ? 0 : 1;
   } finally {
+    clearInterval(keepAlive);
     await composed.close();
   }
 }

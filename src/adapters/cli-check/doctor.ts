@@ -20,8 +20,9 @@ export type DoctorInput =
       readonly transitKey: string;
       /** Undefined with -dev: there is no Vault to check. */
       readonly vault: VaultDiagnosticsPort | undefined;
-      /** A fresh context for one step (the time one step may take). */
+      /** A fresh context for one step, aborting after stepTimeoutMs. */
       readonly context: () => CallContext;
+      readonly stepTimeoutMs: number;
     };
 
 const TITLES = {
@@ -65,7 +66,31 @@ function devSteps(): StepResult[] {
   return (['reach', 'auth', 'capabilities', 'key', 'roundTrip'] as const).map((s) => skip(s, because));
 }
 
-async function vaultSteps(input: Extract<DoctorInput, { kind: 'config' }>, vault: VaultDiagnosticsPort): Promise<StepResult[]> {
+/**
+ * Each Vault step ends at its deadline even if the request under it does not:
+ * on Node.js 20, an undici request carrying an AbortSignal to a listener that
+ * accepts and at once closes the connection can stay pending, abort or not.
+ */
+function bounded(vault: VaultDiagnosticsPort, ms: number): VaultDiagnosticsPort {
+  const limit = <T>(what: string, work: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new VaultUnreachableError('timeout', `no answer to ${what} within ${ms / 1000} s`)), ms);
+    });
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  };
+  return {
+    serverInfo: (ctx) => limit('sys/health', vault.serverInfo(ctx)),
+    login: (ctx) => limit('the login', vault.login(ctx)),
+    requiredCapabilities: () => vault.requiredCapabilities(),
+    checkCapabilities: (ctx) => limit('the capability checks', vault.checkCapabilities(ctx)),
+    readKey: (ctx) => limit('the key read', vault.readKey(ctx)),
+    roundTrip: (plaintext, ctx) => limit('encrypt and decrypt', vault.roundTrip(plaintext, ctx)),
+  };
+}
+
+async function vaultSteps(input: Extract<DoctorInput, { kind: 'config' }>, unbounded: VaultDiagnosticsPort): Promise<StepResult[]> {
+  const vault = bounded(unbounded, input.stepTimeoutMs);
   const out: StepResult[] = [];
   const rest = (because: string, ...ids: StepId[]) => out.push(...ids.map((s) => skip(s, because)));
 
@@ -141,9 +166,11 @@ async function reachStep(input: Extract<DoctorInput, { kind: 'config' }>, vault:
 const REACH_PROBLEM: Record<UnreachableReason, string> = {
   dns: 'the host name does not resolve',
   refused: 'nothing accepts connections there',
+  closed: 'the connection was closed without an HTTP answer',
   'tls-untrusted': "Vault's TLS certificate is not trusted",
   'tls-name': "Vault's TLS certificate does not name this host",
   'tls-protocol': 'the TLS handshake failed',
+  'plain-http-to-tls': 'the server speaks TLS there, but the address says http://',
   timeout: 'no answer in time',
   other: 'the request failed',
 };
@@ -155,6 +182,10 @@ function reachFix(reason: UnreachableReason, address: string): string {
       return `check the host name "${host}" in -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR) and the node's DNS`;
     case 'refused':
       return `check that Vault runs and listens on ${host}, and the port in -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR)`;
+    case 'closed':
+      return `is ${host} Vault's API address? (the cluster port, 8201 by default, closes plain connections); with a TLS listener, use https://`;
+    case 'plain-http-to-tls':
+      return 'use https:// in -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR), with -vault-ca-cert for the CA that issued its certificate';
     case 'tls-untrusted':
       return 'give the CA that issued the Vault server certificate with -vault-ca-cert (VAULT_KMS_VAULT_CACERT, VAULT_CACERT) or VAULT_CAPATH';
     case 'tls-name':

@@ -173,6 +173,8 @@ function probeKind(path: string, mount: string): string {
 function unreachable(e: unknown): Error {
   if (!(e instanceof KmsError)) return e as Error;
   if (e.kind === 'deadline-exceeded' || /did not answer within/.test(e.message)) return new VaultUnreachableError('timeout', e.message);
+  // Vault's TLS listener answers a plain-HTTP request with a text 400 ("Client sent an HTTP request to an HTTPS server").
+  if (/unreadable response \(HTTP 400/.test(e.message)) return new VaultUnreachableError('plain-http-to-tls', e.message);
   if (e.kind !== 'unavailable') return e;
   const cause = e.cause as { code?: string; cause?: { code?: string } } | undefined;
   const code = cause?.code ?? cause?.cause?.code ?? '';
@@ -181,7 +183,8 @@ function unreachable(e: unknown): Error {
 
 function reasonOf(code: string): UnreachableReason {
   if (/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)$/.test(code)) return 'dns';
-  if (/^(ECONNREFUSED|ENOENT|ECONNRESET|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return 'refused';
+  if (/^(ECONNREFUSED|ENOENT|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return 'refused';
+  if (/^(UND_ERR_SOCKET|ECONNRESET|EPIPE)$/.test(code)) return 'closed';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'tls-name';
   if (/CERT|SIGNATURE|SELF_SIGNED/.test(code)) return 'tls-untrusted';
   if (/^(EPROTO|ERR_SSL_|ERR_TLS_)/.test(code)) return 'tls-protocol';
