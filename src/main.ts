@@ -84,7 +84,7 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv): PluginConfig | 
   try {
     const outcome = parseConfig(argv, env);
     if (outcome.kind === 'help') {
-      process.stdout.write(outcome.text);
+      process.stdout.write(outcome.text + TOOLS_HELP);
       return 0;
     }
     if (outcome.kind === 'version') {
@@ -249,6 +249,14 @@ function authStrategy(
       return new JwtAuthStrategy(http, auth.mount, auth.role, new FileJwtSource(auth.source.path), registerSecret);
   }
 }
+
+const TOOLS_HELP = `
+Commands (each has its own -help):
+  vault-kubernetes-kms check [-output text|json] [options]
+        check the configuration, Vault, the token's capabilities, the key and the socket path once, and exit
+  vault-kubernetes-kms client status|encrypt|decrypt [-socket ...]
+        a debug client for the plugin's socket
+`;
 
 /** -version: ours, the commit the build came from (scripts/gen-build-info.mjs), and the runtime. */
 function versionText(): string {

@@ -103,6 +103,22 @@ describe('check: a correct setup', () => {
     assert.match(line(run, 'authentication'), /^✓ authentication: approle login succeeded; the token expires in .*policies: .*kms/);
   });
 
+  it('logs in with userpass, and names a wrong password without printing it', async () => {
+    await bao.mustOk('POST', 'sys/auth/userpass', { type: 'userpass' });
+    const password = `pw-${Date.now()}-correct`;
+    const wrong = `pw-${Date.now()}-wrong`;
+    secrets.push(password, wrong);
+    await bao.mustOk('POST', 'auth/userpass/users/kms-check', { password, token_policies: ['kms'], token_ttl: '1h' });
+    const args = [`-vault-address=${bao.url}`, '-auth-method=userpass', '-userpass-username=kms-check'];
+    let run = await check(args, { VAULT_KMS_USERPASS_PASSWORD: password });
+    assert.equal(run.code, 0, run.out);
+    assert.match(line(run, 'authentication'), /^✓ authentication: userpass login succeeded/);
+    run = await check(args, { VAULT_KMS_USERPASS_PASSWORD: wrong });
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'authentication'), /^✗ authentication: /);
+    assert.match(run.out, /fix: check -userpass-username, the password/);
+  });
+
   it('with -dev skips the Vault steps and checks the socket', async () => {
     const run = await check(['-dev']);
     assert.equal(run.code, 0, run.out);

@@ -215,6 +215,9 @@ function authFix(method: string, e: unknown): string {
   if (method === 'approle') {
     return 'check -approle-role-id and the secret ID (-approle-secret-id-file or -approle-secret-id) and -approle-mount; issue a new one with: vault write -f auth/approle/role/<role>/secret-id';
   }
+  if (method === 'userpass') return 'check -userpass-username, the password (-userpass-password-file or -userpass-password) and -userpass-mount';
+  if (method === 'cert') return 'check -cert-file / -cert-key (or -cert-pem): a certificate the cert auth method trusts, -cert-role and -cert-mount; cert auth needs an https:// address';
+  if (method === 'jwt') return 'check the JWT (-jwt-token-path or the SPIFFE source), -jwt-role (its bound audiences and claims) and -jwt-mount';
   return `check the settings of -auth-method=${method}`;
 }
 
