@@ -169,6 +169,19 @@ describe('check: Vault not reachable', () => {
     skippedAfterReach(run);
   });
 
+  it('names a sealed Vault and how to unseal it', async () => {
+    await bao.seal();
+    try {
+      const { args, env } = tokenArgs(bao.kmsToken);
+      const run = await check(args, env);
+      assert.match(line(run, 'Vault reachable'), /^✗ Vault reachable: .* answers \(version 2\.7\.2\) but is sealed/);
+      assert.match(run.out, /fix: unseal it: vault operator unseal \(bao operator unseal\)/);
+      skippedAfterReach(run);
+    } finally {
+      await bao.unseal();
+    }
+  });
+
   it('names an invalid configuration and skips everything else', async () => {
     const run = await check(['-vault-address=ftp://x', '-auth-method=token'], { VAULT_KMS_VAULT_TOKEN: bao.kmsToken });
     assert.equal(run.code, 1);
