@@ -292,11 +292,18 @@ function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
     throw e;
   }
   const auth = config.auth;
+  // A doctor reports the first failure's cause at once: one retry, not the plugin's retries until the deadline.
+  const settings = { ...config.vault, maxRetries: Math.min(config.vault.maxRetries, 1) };
+  const addresses = config.vault.addresses ?? [config.vault.address];
+  const clients: VaultHttpClient[] = [];
   let http: VaultHttpClient | undefined;
   let strategy: AuthStrategyPort | undefined;
   if (auth.method !== 'dev') {
     try {
-      http = new VaultHttpClient(config.vault, SYSTEM_CLOCK);
+      http = new VaultHttpClient(settings, SYSTEM_CLOCK);
+      clients.push(http);
+      // Each node of a multi-address -vault-address is asked on its own.
+      if (addresses.length > 1) for (const address of addresses) clients.push(new VaultHttpClient({ ...settings, address, addresses: undefined }, SYSTEM_CLOCK));
     } catch (e) {
       return invalid(`cannot read the TLS files (VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY): ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
     }
@@ -304,14 +311,15 @@ function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
       // The same strategy the plugin would log in with; its metrics go nowhere.
       strategy = authStrategy(auth, http, () => {}, config, new PrometheusMetrics());
     } catch (e) {
-      void http.close();
+      for (const c of clients) void c.close();
       if (e instanceof ConfigError) return invalid(e.message);
       throw e;
     }
   }
+  const diagnose = (client: VaultHttpClient) => new VaultDiagnosticsAdapter(client, strategy as AuthStrategyPort, config.transitMount, config.transitKey);
   const summary = [
     `-auth-method=${auth.method}`,
-    ...(config.dev ? [] : [`Vault ${config.vault.address}${config.vault.caCertFile ? ` (CA ${config.vault.caCertFile})` : ''}`, `key ${config.transitMount}/keys/${config.transitKey}`]),
+    ...(config.dev ? [] : [`Vault ${addresses.join(',')}${config.vault.caCertFile ? ` (CA ${config.vault.caCertFile})` : ''}`, `key ${config.transitMount}/keys/${config.transitKey}`]),
     `socket ${config.socketUrl}`,
     [config.enableV2 ? 'KMS v2' : '', config.enableV1 ? 'KMS v1beta1' : ''].filter(Boolean).join(' + '),
   ].join(', ');
@@ -321,11 +329,12 @@ function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
       summary,
       socketPath: config.socket.path,
       forceSocketOverwrite: config.forceSocketOverwrite,
-      vaultAddress: config.vault.address,
+      vaultAddress: addresses.join(','),
+      nodes: http && strategy && addresses.length > 1 ? addresses.map((address, i) => ({ address, vault: diagnose(clients[i + 1]) })) : [],
       authMethod: auth.method,
       transitMount: config.transitMount,
       transitKey: config.transitKey,
-      vault: http && strategy ? new VaultDiagnosticsAdapter(http, strategy, config.transitMount, config.transitKey) : undefined,
+      vault: http && strategy ? diagnose(http) : undefined,
       context: () => withTimeout(Date.now(), CHECK_STEP_MS),
       stepTimeoutMs: CHECK_STEP_MS,
     },

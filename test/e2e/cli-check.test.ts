@@ -161,6 +161,18 @@ describe('check: Vault not reachable', () => {
     }
   });
 
+  it('with several addresses asks each node: one down fails the step, the later steps still run on the other', async () => {
+    const port = await TcpForwarder.freePort();
+    const down = `http://127.0.0.1:${port}`;
+    let run = await check(...Object.values(tokenArgs(bao.kmsToken, `${bao.url},${bao.url.replace('127.0.0.1', 'localhost')}`)) as [string[], Record<string, string>]);
+    assert.equal(run.code, 0, run.out);
+    assert.match(line(run, 'Vault reachable'), /^✓ Vault reachable: all 2 addresses: /);
+    run = await check(...Object.values(tokenArgs(bao.kmsToken, `${bao.url},${down}`)) as [string[], Record<string, string>]);
+    assert.equal(run.code, 1);
+    assert.match(line(run, 'Vault reachable'), new RegExp(`^✗ Vault reachable: 1 of 2 addresses fail: .*✗ ${down}: nothing accepts connections there`));
+    for (const t of ['authentication', 'token capabilities', 'transit key', 'encrypt/decrypt round trip']) assert.match(line(run, t), /^✓ /);
+  });
+
   it('names a host name that does not resolve', async () => {
     const { args, env } = tokenArgs(bao.kmsToken, 'http://vault.invalid:8200');
     const run = await check(args, env);

@@ -14,7 +14,10 @@ export type DoctorInput =
       readonly summary: string;
       readonly socketPath: string;
       readonly forceSocketOverwrite: boolean;
+      /** -vault-address as given (several nodes: comma-separated). */
       readonly vaultAddress: string;
+      /** With several addresses: each node on its own, for the reachability step. Empty for one address. */
+      readonly nodes: readonly { readonly address: string; readonly vault: VaultDiagnosticsPort }[];
       readonly authMethod: string;
       readonly transitMount: string;
       readonly transitKey: string;
@@ -94,9 +97,10 @@ async function vaultSteps(input: Extract<DoctorInput, { kind: 'config' }>, unbou
   const out: StepResult[] = [];
   const rest = (because: string, ...ids: StepId[]) => out.push(...ids.map((s) => skip(s, because)));
 
-  const reach = await reachStep(input, vault);
+  const { step: reach, someAnswer } = input.nodes.length > 0 ? await reachEachStep(input) : oneNode(await reachStep(input, vault, input.vaultAddress));
   out.push(reach);
-  if (reach.status !== 'pass') {
+  // The plugin fails over between addresses: the later steps run as long as one node answers.
+  if (!someAnswer) {
     rest('Vault is not reachable', 'auth', 'capabilities', 'key', 'roundTrip');
     return out;
   }
@@ -150,8 +154,21 @@ async function vaultSteps(input: Extract<DoctorInput, { kind: 'config' }>, unbou
   return out;
 }
 
-async function reachStep(input: Extract<DoctorInput, { kind: 'config' }>, vault: VaultDiagnosticsPort): Promise<StepResult> {
-  const address = input.vaultAddress;
+function oneNode(step: StepResult): { step: StepResult; someAnswer: boolean } {
+  return { step, someAnswer: step.status === 'pass' };
+}
+
+/** Several addresses: each node is asked; the step passes only if every one answers, unsealed. */
+async function reachEachStep(input: Extract<DoctorInput, { kind: 'config' }>): Promise<{ step: StepResult; someAnswer: boolean }> {
+  const results = await Promise.all(input.nodes.map((n) => reachStep(input, bounded(n.vault, input.stepTimeoutMs), n.address)));
+  const failed = results.filter((r) => r.status !== 'pass');
+  const detail = results.map((r) => (r.status === 'pass' ? r.detail : `✗ ${r.detail}`)).join('; ');
+  if (failed.length === 0) return { step: pass('reach', `all ${results.length} addresses: ${detail}`), someAnswer: true };
+  const fixes = [...new Set(failed.map((r) => r.fix ?? ''))].join('\n');
+  return { step: fail('reach', `${failed.length} of ${results.length} addresses fail: ${detail}`, fixes), someAnswer: failed.length < results.length };
+}
+
+async function reachStep(input: Extract<DoctorInput, { kind: 'config' }>, vault: VaultDiagnosticsPort, address: string): Promise<StepResult> {
   try {
     const info = await vault.serverInfo(input.context());
     if (!info.initialized) return fail('reach', `${address} answers (version ${info.version}) but is not initialized`, 'initialize it: vault operator init (bao operator init)');
