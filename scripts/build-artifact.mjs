@@ -36,7 +36,7 @@ if (!existsSync(node)) {
 }
 const nodeVersion = embeddedNodeVersion(node);
 // The SEA blob must come from the same Node version as the binary it goes into; for a foreign arch it is made
-// by this machine's Node 24 (allowed because the blob carries no code cache and no snapshot).
+// by this machine's Node 24 (allowed because that blob carries no code cache and no snapshot).
 const blobNode = arch === process.arch ? node : hostNode;
 const blobNodeVersion = execFileSync(blobNode, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
 if (blobNodeVersion !== nodeVersion) fail(`blob made by Node ${blobNodeVersion} but the embedded binary is Node ${nodeVersion}`);
@@ -71,11 +71,20 @@ writeFileSync(
     main: bundle,
     output: blob,
     disableExperimentalSEAWarning: true,
-    useCodeCache: false,
+    // V8's code cache of the bundle, made by the same Node binary: start-up skips compiling what runs at once.
+    // Only for this machine's arch (a cache is tied to the binary that made it; see blobNode above).
+    useCodeCache: arch === process.arch,
     useSnapshot: false,
     // SIGUSR1 must never open the inspector (docs/security.md): a Node flag baked into the executable, and
     // execArgvExtension "none" so NODE_OPTIONS cannot add flags such as --inspect (test/e2e/artifact-sigusr1).
-    execArgv: ['--disable-sigusr1'],
+    // V8's heap, sized for a process whose live data is a few MiB (in-flight requests are capped at 4 MiB,
+    // src/adapters/grpc/in-flight-limit.ts) inside the manifests' 256Mi limit. By default the young
+    // generation grows to 16 MiB per semi-space under a storm of 200 concurrent calls and the old generation
+    // is collected only once it has grown far (its limit follows the machine's RAM), and neither shrinks
+    // back: peak RSS under the benchmark's storms was 240-265 MiB in -dev mode. With a 1 MiB semi-space and
+    // a 128 MiB old space it was 108-114 MiB, for a few more (short) collections (docs/benchmarks.md). A
+    // heap that outgrows 128 MiB fails as "JavaScript heap out of memory" before the kubelet's OOM kill.
+    execArgv: ['--disable-sigusr1', '--max-semi-space-size=1', '--max-old-space-size=128'],
     execArgvExtension: 'none',
   }),
 );

@@ -118,8 +118,9 @@ function domainSettings(config: PluginConfig): DomainSettings {
     healthCheckTimeoutMs: 5000,
     addressCheckTimeoutMs: 1000,
     recheckMinIntervalMs: 1000,
-    // Eight parallel Vault requests keep latency flat at low load; beyond that, batches of up to 128.
-    coalescing: { maxInFlight: 8, maxBatch: 128 },
+    // Four parallel Vault requests keep latency flat at low load; beyond that, batches of up to 128. Four, not
+    // eight: a storm of 200 calls then goes out as batches of 25-50 instead of about 15 (half the requests).
+    coalescing: { maxInFlight: 4, maxBatch: 128 },
   };
 }
 
@@ -378,16 +379,27 @@ interface BackgroundTasks {
   readonly tokens: PeriodicTask | undefined;
 }
 
-/** Serves the socket and the health endpoints, then starts the background checks. Undefined when serving failed. */
+/**
+ * Starts the background checks and serves the socket and the health endpoints. The first
+ * Vault check (login, then the health check) runs while the socket binds, so the first
+ * Status can say ok sooner. Undefined when serving failed (the checks are stopped again).
+ */
 async function start(plugin: Plugin): Promise<BackgroundTasks | undefined> {
   const { config, log } = plugin;
+  const tasks = startBackgroundTasks(plugin);
+  // Not awaited: a check under way could take its whole timeout, and the process exits next anyway.
+  const giveUp = async () => {
+    void tasks.tokens?.stop();
+    void tasks.health.stop();
+    plugin.close().catch(() => {});
+    await log.flush();
+    return undefined;
+  };
   try {
     await plugin.grpc.start();
   } catch (e) {
     log.error('cannot serve on the socket', { socket: config.socketUrl, error: (e as Error).message });
-    await plugin.close();
-    await log.flush();
-    return undefined;
+    return giveUp();
   }
   log.info('listening for kube-apiserver', { socket: config.socketUrl, kms_v2: config.enableV2, kms_v1: config.enableV1 });
   try {
@@ -396,11 +408,9 @@ async function start(plugin: Plugin): Promise<BackgroundTasks | undefined> {
   } catch (e) {
     log.error('cannot serve the health endpoints', { health_port: `${config.health.host}:${config.health.port}`, error: (e as Error).message });
     await plugin.grpc.stop(0);
-    await plugin.close();
-    await log.flush();
-    return undefined;
+    return giveUp();
   }
-  return startBackgroundTasks(plugin);
+  return tasks;
 }
 
 function startBackgroundTasks(plugin: Plugin): BackgroundTasks {

@@ -1,5 +1,5 @@
 import { Metadata, status, type ServerUnaryCall, type handleUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import { NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../ports/call-context';
+import { CallScope, NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../ports/call-context';
 import { KmsError, asKmsError } from '../../ports/errors';
 import type { LoggerPort } from '../../ports/logger.port';
 import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../ports/metrics.port';
@@ -17,10 +17,12 @@ export interface CallDeps {
 
 /**
  * Adapts one domain operation to a grpc-js unary handler: turns the caller's
- * deadline and cancellation into the request's one AbortSignal (the only timer
- * for that deadline; everything below listens to the signal, so no backend
- * work outlives the caller), maps errors to precise status codes, and records
- * the request for logs and metrics.
+ * deadline and cancellation into the request's one CallScope (everything below
+ * listens to it, so no backend work outlives the caller), maps errors to
+ * precise status codes, and records the request for logs and metrics. It arms
+ * no timer of its own: grpc-js already runs one for the call's deadline, which
+ * answers DEADLINE_EXCEEDED and then emits 'cancelled' on the call, and that
+ * event aborts the scope (with deadline-exceeded once the deadline has passed).
  */
 export function unary<Req, Res>(
   api: KmsApiVersion,
@@ -39,14 +41,13 @@ export function unary<Req, Res>(
       return;
     }
     const started = process.hrtime.bigint();
-    const abort = doesIo ? new AbortController() : undefined;
     const deadline = deadlineOf(call.getDeadline());
-    const timer = abort && Number.isFinite(deadline) ? setTimeout(() => abort.abort(deadlineExceeded()), Math.max(0, deadline - Date.now())) : undefined;
-    const onCancel = () => abort?.abort(callerCancelled());
+    const abort = doesIo ? new CallScope(deadline) : undefined;
+    // grpc-js's deadline timer fires no earlier than the deadline, but Date.now() is in whole ms.
+    const onCancel = () => abort?.abort(Date.now() >= deadline - DEADLINE_SLACK_MS ? deadlineExceeded() : callerCancelled());
     if (abort) call.once('cancelled', onCancel);
     const finish = (err: KmsError | undefined, res?: Res) => {
       if (doesIo) IN_FLIGHT.release(held);
-      if (timer) clearTimeout(timer);
       if (abort) call.removeListener('cancelled', onCancel);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const durationMs = Math.round(seconds * 1e5) / 100; // 0.01 ms: no float noise in the log
@@ -67,17 +68,19 @@ export function unary<Req, Res>(
       return;
     }
     // Answers from memory still get the deadline number (Status waits for the first health verdict within it).
-    const ctx: CallContext = abort ? { deadline, signal: abort.signal } : { deadline, signal: NO_DEADLINE.signal };
+    const ctx: CallContext = abort ?? { deadline, signal: NO_DEADLINE.signal };
     handle(request, ctx).then(
       (res) => finish(undefined, res),
       (e) => {
         const err = asKmsError(e);
         if (err.kind === 'internal' && !(e instanceof KmsError)) deps.log.error('unexpected error in handler', { api_version: api, operation: op, error: String((e as Error)?.message ?? e).slice(0, 200) });
-        finish(abort?.signal.aborted && err.kind !== 'invalid-argument' && Date.now() >= deadline ? new KmsError('deadline-exceeded', 'deadline exceeded') : err);
+        finish(abort?.aborted && err.kind !== 'invalid-argument' && Date.now() >= deadline ? new KmsError('deadline-exceeded', 'deadline exceeded') : err);
       },
     );
   };
 }
+
+const DEADLINE_SLACK_MS = 2;
 
 function deadlineOf(d: Date | number): number {
   if (d instanceof Date) return d.getTime();

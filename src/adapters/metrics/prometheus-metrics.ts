@@ -91,8 +91,16 @@ export class PrometheusMetrics implements MetricsPort {
     this.healthy.set(healthy ? 1 : 0);
   }
 
+  private readonly batchSeries = new Map<string, (n: number) => void>();
+
   batchSize(op: 'encrypt' | 'decrypt', items: number): void {
-    this.batchSizes.observe({ operation: op }, items);
+    let observe = this.batchSeries.get(op);
+    if (!observe) {
+      const child = this.batchSizes.labels(op);
+      observe = (n) => child.observe(n);
+      this.batchSeries.set(op, observe);
+    }
+    observe(items);
   }
 
   singleFlightHit(): void {
@@ -101,8 +109,18 @@ export class PrometheusMetrics implements MetricsPort {
 
   /** Called by the Vault HTTP client for every attempt. */
   vaultRequest(operation: string, outcome: string, seconds: number): void {
-    this.vaultRequests.observe({ operation, outcome }, seconds);
+    // Both labels are closed sets (the client's operation names, 2xx..5xx/error): the cache stays small.
+    const key = `${operation}|${outcome}`;
+    let observe = this.vaultSeries.get(key);
+    if (!observe) {
+      const child = this.vaultRequests.labels(operation, outcome);
+      observe = (s) => child.observe(s);
+      this.vaultSeries.set(key, observe);
+    }
+    observe(seconds);
   }
+
+  private readonly vaultSeries = new Map<string, (seconds: number) => void>();
 
   async exposition(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };

@@ -1,4 +1,6 @@
-import { onAbort, type CallContext } from '../../ports/call-context';
+import { CallScope, onAbort, type CallContext } from '../../ports/call-context';
+import { KmsError } from '../../ports/errors';
+import { exchange } from './http-transport';
 import type { VaultAddressCheck, VaultAddressesPort } from '../../ports/vault-addresses.port';
 import type { VaultEndpoint, VaultEndpoints } from './vault-endpoints';
 
@@ -21,25 +23,33 @@ export class VaultAddressChecker implements VaultAddressesPort {
   }
 
   private async checkOne(endpoint: VaultEndpoint, ctx: CallContext): Promise<VaultAddressCheck> {
-    const controller = new AbortController();
-    const stop = onAbort(ctx, () => controller.abort());
-    const timer = setTimeout(() => controller.abort(), Math.max(0, ctx.deadline - Date.now()));
+    // The exchange settles on the scope's abort by itself, whatever undici does with the
+    // connection (on Node 20, undici's request() can stay pending after an abort when the
+    // server closes the connection at once).
+    const scope = new CallScope(ctx.deadline);
+    const timedOut = new KmsError('unavailable', 'no answer to sys/health in time');
+    const stop = onAbort(ctx, () => scope.abort(timedOut));
+    const timer = setTimeout(() => scope.abort(timedOut), Math.max(0, ctx.deadline - Date.now()));
     try {
-      const res = await endpoint.dispatcher.request({
-        origin: endpoint.origin,
-        path: `${endpoint.basePath}/v1/sys/health?standbyok=true&perfstandbyok=true`,
-        method: 'GET',
-        headers: { 'x-vault-request': 'true', accept: 'application/json' },
-        signal: controller.signal,
-      });
-      const text = await readAtMost(res.body, MAX_HEALTH_BODY_BYTES);
-      const detail = roleOf(res.statusCode, text);
+      const res = await exchange(
+        endpoint.dispatcher,
+        {
+          origin: endpoint.origin,
+          path: `${endpoint.basePath}/v1/sys/health?standbyok=true&perfstandbyok=true`,
+          method: 'GET',
+          headers: ['x-vault-request', 'true', 'accept', 'application/json'],
+          body: undefined,
+          maxBodyBytes: MAX_HEALTH_BODY_BYTES,
+        },
+        scope,
+      );
+      const detail = roleOf(res.statusCode, res.text);
       const ok = isUsable(res.statusCode);
       if (ok) this.endpoints.succeeded(endpoint);
       else this.endpoints.failed(endpoint, detail);
       return { address: endpoint.address, ok, detail };
     } catch (e) {
-      const detail = controller.signal.aborted ? 'no answer to sys/health in time' : `unreachable (${describe(e)})`;
+      const detail = scope.aborted ? timedOut.message : `unreachable (${describe(e)})`;
       this.endpoints.failed(endpoint, detail);
       return { address: endpoint.address, ok: false, detail };
     } finally {
@@ -51,20 +61,6 @@ export class VaultAddressChecker implements VaultAddressesPort {
 
 /** sys/health answers with a few hundred bytes; a hostile or broken server's huge answer is cut off here. */
 const MAX_HEALTH_BODY_BYTES = 64 * 1024;
-
-async function readAtMost(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (total > limit) {
-      body.destroy();
-      return '';
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /**
  * Down: sealed or failing (5xx), not initialised (501), a DR secondary (472).

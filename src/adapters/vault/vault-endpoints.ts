@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent } from './undici-dispatchers';
 import type { VaultClientSettings } from './vault-settings';
 
 /** One configured Vault address and the connection pool that reaches it. */

@@ -1,12 +1,14 @@
 import { BlockList, isIP } from 'node:net';
-import { Agent, ProxyAgent, type Dispatcher } from 'undici';
-import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
+import type { Dispatcher } from 'undici';
+import { Agent, ProxyAgent } from './undici-dispatchers';
+import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import type { ClockPort } from '../../ports/clock.port';
 import type { VaultClientSettings } from './vault-settings';
 import { isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
 import { VaultEndpoints, type EndpointsObserver, type VaultEndpoint } from './vault-endpoints';
+import { exchange } from './http-transport';
 
 export interface VaultResponse {
   readonly status: number;
@@ -101,7 +103,7 @@ export class VaultHttpClient {
     let lastFailure: { error: unknown } | { res: VaultResponse } | undefined;
     for (let attempt = 0; ; attempt++) {
       const remaining = ctx.deadline - this.clock.now() - ANSWER_MARGIN_MS;
-      if (ctx.signal.aborted) throw abortReason(ctx);
+      if (isAborted(ctx)) throw abortReason(ctx);
       if (remaining < MIN_ATTEMPT_MS) {
         if (lastFailure && 'res' in lastFailure) return lastFailure.res;
         if (lastFailure) throw lastFailure.error;
@@ -163,7 +165,7 @@ export class VaultHttpClient {
         resolve();
       }, wait);
     });
-    return !ctx.signal.aborted;
+    return !isAborted(ctx);
   }
 
   private async send(endpoint: VaultEndpoint, method: Dispatcher.HttpMethod, path: string, payload: string | undefined, remainingMs: number, attemptMs: number, ctx: CallContext, opts: RequestOptions) {
@@ -171,32 +173,28 @@ export class VaultHttpClient {
     if (payload !== undefined) headers['content-type'] = 'application/json';
     if (opts.authenticated !== false && this.token) headers['x-vault-token'] = this.token;
     if (this.settings.namespace) headers['x-vault-namespace'] = this.settings.namespace;
-    // The caller's deadline is already the caller's signal. Only when VAULT_CLIENT_TIMEOUT ends this
-    // attempt sooner does it get its own controller and timer, released in `finally`
-    // (AbortSignal.any/timeout are slower and, in Node 20, keep memory alive under load).
+    // The caller's deadline is already the caller's context. Only when VAULT_CLIENT_TIMEOUT ends this
+    // attempt sooner does it get its own scope and timer, released in `finally`.
     const timeoutMs = attemptMs;
-    let signal = ctx.signal;
-    let timedOut = false;
+    let scope: CallContext = ctx;
     let timer: NodeJS.Timeout | undefined;
     let stopListening = () => {};
     if (timeoutMs < remainingMs) {
-      const attempt = new AbortController();
-      timer = setTimeout(() => {
-        timedOut = true;
-        attempt.abort();
-      }, timeoutMs);
-      stopListening = onAbort(ctx, () => attempt.abort());
-      signal = attempt.signal;
+      const attempt = new CallScope(ctx.deadline);
+      timer = setTimeout(() => attempt.abort(new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`)), timeoutMs);
+      stopListening = onAbort(ctx, () => attempt.abort(abortReason(ctx)));
+      scope = attempt;
     }
+    const flatHeaders = Object.entries(headers).flat();
+    const maxBodyBytes = maxResponseBytes(payload === undefined ? 0 : Buffer.byteLength(payload));
     let origin = endpoint.origin;
     let dispatcher = endpoint.dispatcher;
     let fullPath = `${endpoint.basePath}/v1/${path}`;
     try {
       for (let hop = 0; ; hop++) {
-        const res: Dispatcher.ResponseData = await dispatcher.request({ origin, path: fullPath, method, headers, body: payload ?? null, signal });
-        const location = res.headers.location;
+        const res = await exchange(dispatcher, { origin, path: fullPath, method, headers: flatHeaders, body: payload, maxBodyBytes }, scope);
+        const location = res.location;
         if ([301, 302, 307, 308].includes(res.statusCode) && typeof location === 'string' && hop === 0) {
-          await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
           const target = new URL(location, origin);
           if (origin.startsWith('https:') && target.protocol !== 'https:') {
             throw new KmsError('unavailable', 'Vault redirected from https to http; refusing to follow');
@@ -213,14 +211,12 @@ export class VaultHttpClient {
           fullPath = target.pathname + target.search;
           continue;
         }
-        const text = await readLimited(res.body, maxResponseBytes(payload === undefined ? 0 : Buffer.byteLength(payload)));
-        const retryAfter = Number(res.headers['retry-after']);
-        return { status: res.statusCode, body: parseJson(text, res.statusCode), retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined };
+        const retryAfter = Number(res.retryAfter);
+        return { status: res.statusCode, body: parseJson(res.text, res.statusCode), retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined };
       }
     } catch (e) {
       if (e instanceof KmsError) throw e;
-      if (ctx.signal.aborted) throw abortReason(ctx);
-      if (timedOut) throw new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`);
+      if (isAborted(ctx)) throw abortReason(ctx);
       throw new KmsError('unavailable', `cannot reach Vault: ${describeNetworkError(e)}`, { cause: e });
     } finally {
       if (timer) clearTimeout(timer);
@@ -238,21 +234,6 @@ function operationOf(path: string): string {
   if (path.endsWith('renew-self')) return 'token_renew_self';
   if (path.endsWith('/login')) return 'login';
   return 'other';
-}
-
-/** The body as text, or an error once it grows past `limit` bytes (the connection is then discarded). */
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      body.destroy();
-      throw new KmsError('internal', `Vault's answer is larger than ${limit} bytes; refusing to read it (a broken or hostile server, or something between)`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, total).toString('utf8');
 }
 
 function parseJson(text: string, status: number): unknown {

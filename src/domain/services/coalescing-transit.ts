@@ -3,7 +3,7 @@ import type { ClockPort } from '../../ports/clock.port';
 import type { MetricsPort } from '../../ports/metrics.port';
 import { TOKENS } from '../../ports/tokens';
 import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
-import { abortReason, deadlineExceeded, type CallContext } from '../../ports/call-context';
+import { abortReason, deadlineExceeded, isAborted, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import type { CoalescingSettings, DomainSettings } from './settings';
 import { SharedCall, within } from './shared-call';
@@ -64,6 +64,9 @@ class Lane<I, O> {
   ) {}
 
   submit(item: I, ctx: CallContext): Promise<O> {
+    // Nothing queued and a slot free: this item would be a batch of one, sent now. Sent directly, with the
+    // caller's own context (a batch of one needs no shared one), it skips the queue and the bookkeeping.
+    if (this.queue.length === 0 && this.inFlight < this.settings.maxInFlight) return within(this.sendAlone(item, ctx), ctx);
     const result = new Promise<O>((resolve, reject) => this.queue.push({ item, ctx, resolve, reject }));
     this.pump();
     return within(result, ctx);
@@ -82,11 +85,26 @@ class Lane<I, O> {
     const now = this.now();
     while (batch.length < this.settings.maxBatch && this.queue.length > 0) {
       const w = this.queue.shift() as Waiter<I, O>;
-      if (w.ctx.signal.aborted) w.reject(abortReason(w.ctx));
+      if (isAborted(w.ctx)) w.reject(abortReason(w.ctx));
       else if (w.ctx.deadline <= now) w.reject(deadlineExceeded('deadline exceeded while queued'));
       else batch.push(w);
     }
     return batch;
+  }
+
+  private async sendAlone(item: I, ctx: CallContext): Promise<O> {
+    if (isAborted(ctx)) throw abortReason(ctx);
+    if (ctx.deadline <= this.now()) throw deadlineExceeded('deadline exceeded while queued');
+    this.inFlight++;
+    this.onBatch(1);
+    try {
+      const outcomes = await this.send([item], ctx);
+      if (outcomes.length !== 1) throw new KmsError('internal', 'backend returned a different number of results');
+      return outcomes[0] as O;
+    } finally {
+      this.inFlight--;
+      this.pump();
+    }
   }
 
   private async dispatch(batch: Waiter<I, O>[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
+import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '../../ports/call-context';
 
 /**
  * One backend call made on behalf of several callers. It runs until the
@@ -7,30 +7,30 @@ import { abortReason, onAbort, type CallContext } from '../../ports/call-context
  * still gives up when its own signal fires.
  */
 export class SharedCall {
-  private readonly controller = new AbortController();
+  private readonly scope = new CallScope(Number.NEGATIVE_INFINITY);
   private remaining = 0;
-  private latestDeadline = Number.NEGATIVE_INFINITY;
 
+  /** The backend call's context: the latest deadline of those who joined so far. */
   context(): CallContext {
-    return { deadline: this.latestDeadline, signal: this.controller.signal };
+    return this.scope;
   }
 
-  /** Adds a participant; must be called before the backend call starts to extend its deadline. */
+  /** Adds a participant; a later deadline extends the backend call's, also once it has started (retries budget by it). */
   join(ctx: CallContext): void {
     this.remaining++;
-    if (ctx.deadline > this.latestDeadline) this.latestDeadline = ctx.deadline;
+    if (ctx.deadline > this.scope.deadline) this.scope.deadline = ctx.deadline;
     onAbort(ctx, () => this.leave(ctx));
   }
 
   private leave(ctx: CallContext): void {
     this.remaining--;
-    if (this.remaining <= 0) this.controller.abort(abortReason(ctx));
+    if (this.remaining <= 0) this.scope.abort(abortReason(ctx));
   }
 }
 
 /** Resolves with `work` unless the caller's signal fires first. Starts no timer: the edge owns the deadline. */
 export function within<T>(work: Promise<T>, ctx: CallContext): Promise<T> {
-  if (ctx.signal.aborted) {
+  if (isAborted(ctx)) {
     work.catch(() => {}); // settled by the other participants; this caller has gone
     return Promise.reject(abortReason(ctx));
   }
