@@ -1,0 +1,97 @@
+import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
+import { KmsError } from '../../ports/errors';
+import { JWTSVIDRequest, JWTSVIDResponse, type IJWTSVIDRequest } from './generated/workload-proto';
+import { workloadApiError } from './workload-api-errors';
+import { workloadSocketPath } from './workload-endpoint';
+
+const FETCH_JWT_SVID = '/SpiffeWorkloadAPI/FetchJWTSVID';
+/** The header every Workload API call carries; agents refuse calls without it (a guard against SSRF-style proxying). */
+const SECURITY_HEADER = 'workload.spiffe.io';
+/**
+ * Upper bound of one fetch when the caller has no deadline: a local agent
+ * answers in milliseconds, a stuck one must not hold a login forever.
+ */
+export const FETCH_TIMEOUT_MS = 10_000;
+
+export interface SpiffeJwtSourceOptions {
+  /** unix:///path, unix:/path or a bare socket path (the SPIFFE_ENDPOINT_SOCKET forms). */
+  readonly endpoint: string;
+  /** The aud claim the token is requested for (the Vault role's bound_audiences). */
+  readonly audience: string;
+  /** The identity to ask for; unset: the workload's default identity. */
+  readonly spiffeId?: string;
+}
+
+/**
+ * JWT-SVIDs from the SPIFFE Workload API (FetchJWTSVID over the agent's unix
+ * socket), one fresh token per call: the agent caches and renews them, so
+ * every login gets one with most of its lifetime left. The token is a bearer
+ * credential: it is returned, never logged or put into an error.
+ */
+export class SpiffeJwtSource {
+  readonly socketPath: string;
+  private readonly client: Client;
+
+  constructor(private readonly opts: SpiffeJwtSourceOptions) {
+    this.socketPath = workloadSocketPath(opts.endpoint);
+    if (opts.audience.trim() === '') throw new KmsError('failed-precondition', 'a JWT-SVID needs an audience: set -jwt-spiffe-audience');
+    if (opts.spiffeId !== undefined && opts.spiffeId !== '' && !opts.spiffeId.startsWith('spiffe://')) {
+      throw new KmsError('failed-precondition', `-jwt-spiffe-id ${JSON.stringify(opts.spiffeId)} is not a SPIFFE ID (spiffe://<trust domain>/<path>)`);
+    }
+    this.client = new Client(`unix:${this.socketPath}`, credentials.createInsecure());
+  }
+
+  async fetchToken(ctx: CallContext): Promise<string> {
+    if (ctx.signal.aborted) throw abortReason(ctx);
+    const spiffeId = this.opts.spiffeId || undefined;
+    const request: IJWTSVIDRequest = { audience: [this.opts.audience], spiffe_id: spiffeId ?? '' };
+    const response = await this.call(request, ctx, spiffeId);
+    // Without a requested SPIFFE ID the agent returns every identity the
+    // workload is entitled to; the spec makes the first one the default
+    // identity (go-spiffe's FetchJWTSVID takes svids[0] as well).
+    const svid = spiffeId === undefined ? response.svids[0] : response.svids.find((s) => s.spiffe_id === spiffeId);
+    if (!svid) {
+      throw new KmsError(
+        'permission-denied',
+        `the SPIFFE agent at ${this.socketPath} returned no JWT-SVID for ${spiffeId ?? 'this workload'} ` +
+          `(it returned ${response.svids.length === 0 ? 'none' : `only ${response.svids.map((s) => s.spiffe_id).join(', ')}`})`,
+      );
+    }
+    // A JWS compact token is three base64url parts; anything else would only fail later at Vault, less clearly.
+    const token = svid.svid ?? '';
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+      throw new KmsError('internal', `the SPIFFE agent at ${this.socketPath} returned a JWT-SVID for ${svid.spiffe_id} that is not a compact JWS`);
+    }
+    return token;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private call(request: IJWTSVIDRequest, ctx: CallContext, spiffeId: string | undefined): Promise<JWTSVIDResponse> {
+    const metadata = new Metadata();
+    metadata.set(SECURITY_HEADER, 'true');
+    const deadline = new Date(Math.min(ctx.deadline, Date.now() + FETCH_TIMEOUT_MS));
+    return new Promise((resolve, reject) => {
+      let stopListening = () => {};
+      const call = this.client.makeUnaryRequest<IJWTSVIDRequest, JWTSVIDResponse>(
+        FETCH_JWT_SVID,
+        (req) => Buffer.from(JWTSVIDRequest.encode(req).finish()),
+        (bytes) => JWTSVIDResponse.decode(bytes),
+        request,
+        metadata,
+        { deadline },
+        (err: ServiceError | null, value?: JWTSVIDResponse) => {
+          stopListening();
+          if (ctx.signal.aborted) reject(abortReason(ctx));
+          else if (err) reject(workloadApiError(err, this.socketPath, spiffeId));
+          else if (!value) reject(new KmsError('internal', `the SPIFFE agent at ${this.socketPath} sent an empty FetchJWTSVID answer`));
+          else resolve(value);
+        },
+      );
+      stopListening = onAbort(ctx, () => call.cancel());
+    });
+  }
+}
