@@ -5,6 +5,8 @@
 #   .tools/bin/vault-kubernetes-kms-go the Go plugin v1.4.0, built from ../shared/upstream
 #   .tools/bin/promtool                Prometheus' promtool, built from the Go module proxy
 #                                      (checks deploy/monitoring/: test/e2e/monitoring.test.ts)
+#   .tools/bin/spire-{server,agent}    SPIRE, built from the Go module proxy (test/spire/go.mod)
+#                                      (the SPIFFE Workload API: test/integration/spiffe-*.test.ts)
 #   .tools/node24/bin/node             Node.js 24 LTS, from the npm package node-linux-<arch>
 #   .tools/node24-linux-<arch>/bin/node  the same for another arch, with KMS_TOOLS_NODE24_ARCHES=arm64
 #                                      (for the arm64 image: scripts/image-arm64.sh)
@@ -99,6 +101,30 @@ if [ ! -x "$promtool_dir/promtool" ]; then
 fi
 ln -sfn "$promtool_dir/promtool" .tools/bin/promtool
 
+# --- SPIRE server and agent (the SPIFFE Workload API of the jwt/spiffe tests), built from the Go module
+# proxy at the versions pinned in test/spire/go.mod (its `tool` directives). go-sqlite3 (the server's
+# datastore) needs cgo, so a C compiler.
+SPIRE_VERSION=$(awk '$1 == "github.com/spiffe/spire" { print $2 }' test/spire/go.mod)
+spire_dir="$cache/spire-$SPIRE_VERSION"
+if [ ! -x "$spire_dir/spire-server" ] || [ ! -x "$spire_dir/spire-agent" ]; then
+  if ! command -v gcc >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "tools: apt-get install gcc libc6-dev (cgo, for SPIRE's sqlite3)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+    else
+      echo "tools: SPIRE needs a C compiler (cgo): install gcc as root" >&2
+      exit 1
+    fi
+  fi
+  echo "tools: SPIRE $SPIRE_VERSION from the Go module proxy (a few minutes the first time)"
+  rm -rf "$spire_dir.part" && mkdir -p "$spire_dir.part"
+  (cd test/spire && CGO_ENABLED=1 GOBIN="$spire_dir.part" GOFLAGS="-buildvcs=false -mod=readonly" \
+    go install -trimpath tool)
+  rm -rf "$spire_dir" && mv "$spire_dir.part" "$spire_dir"
+fi
+ln -sfn "$spire_dir/spire-server" .tools/bin/spire-server
+ln -sfn "$spire_dir/spire-agent" .tools/bin/spire-agent
+
 # --- Node.js 24 LTS: the runtime the artifact embeds and the image ships.
 # install_node24 <npm package> <cache dir>
 install_node24() {
@@ -125,3 +151,4 @@ echo "tools: $(.tools/bin/bao version)"
 [ -x .tools/bin/vault-kubernetes-kms-go ] && echo "tools: $(.tools/bin/vault-kubernetes-kms-go -version 2>&1 | head -1)"
 echo "tools: node $(.tools/node24/bin/node --version)"
 .tools/bin/promtool --version >/dev/null && echo "tools: promtool $PROMTOOL_VERSION"
+echo "tools: spire-server $(.tools/bin/spire-server --version 2>&1), spire-agent $(.tools/bin/spire-agent --version 2>&1)"
