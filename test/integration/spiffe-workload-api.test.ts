@@ -197,7 +197,7 @@ describe('a JWT-SVID from the real agent logs in to real OpenBao jwt auth', () =
   });
 });
 
-describe('the agent stops answering (these run last: they pause, then stop the agent)', () => {
+describe('the agent stops answering (these run last: they pause, stop and restart the agent)', () => {
   it('a frozen agent: deadline-exceeded once the caller\'s deadline passes, then works again when it resumes', async () => {
     const s = source();
     await fetched(s); // connected before the freeze
@@ -226,12 +226,30 @@ describe('the agent stops answering (these run last: they pause, then stop the a
     }
   });
 
-  it('the agent stopped: unavailable well before the deadline, naming the socket', async () => {
+  it('close() cancels a fetch in flight, and the source fetches no more', async () => {
+    const s = source();
+    spire.pauseAgent();
+    try {
+      const pending = rejection(s.fetchToken(ctx(60_000)));
+      setTimeout(() => s.close(), 300);
+      assertKind(await pending, 'cancelled', /SPIFFE JWT source is closed/);
+    } finally {
+      spire.resumeAgent();
+    }
+    assertKind(await rejection(s.fetchToken(ctx())), 'cancelled', /closed/);
+  });
+
+  it('the agent stopped: unavailable well before the deadline, naming the socket; a restarted agent serves the same source at once', async () => {
     const s = source();
     await fetched(s);
     await spire.stopAgent();
     const e = await rejection(s.fetchToken(ctx(60_000)));
     assertKind(e, 'unavailable', /is not reachable \(is the SPIFFE agent running/);
     assert.ok(e.message.includes(spire.agentSocket));
+    assertKind(await rejection(s.fetchToken(ctx(60_000))), 'unavailable', /not reachable/);
+
+    await spire.restartAgent();
+    // No reconnect backoff carried over from the failures: the next login after the agent is back succeeds.
+    assert.equal(claims(await fetched(s)).payload.sub, KMS_ID);
   });
 });

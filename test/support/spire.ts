@@ -78,6 +78,8 @@ class SpireProcess {
 export class SpireDeployment {
   private server: SpireProcess | undefined;
   private agent: SpireProcess | undefined;
+  private serverPort = 0;
+  private probeId = '';
 
   private constructor(
     readonly dir: string,
@@ -101,8 +103,9 @@ export class SpireDeployment {
     const trustDomain = options.trustDomain ?? 'kms.test';
     const spire = new SpireDeployment(dir, trustDomain, join(dir, 'server.sock'), join(dir, 'agent.sock'));
     try {
-      const port = await TcpForwarder.freePort();
-      spire.startServer(port, options.jwtSvidTtl ?? '5m');
+      spire.serverPort = await TcpForwarder.freePort();
+      spire.probeId = options.entries[0].spiffeId;
+      spire.startServer(options.jwtSvidTtl ?? '5m');
       await spire.waitFor('spire-server', () => spire.serverCli(['healthcheck']));
 
       const nodeId = `spiffe://${trustDomain}/kms-test-node`;
@@ -112,11 +115,8 @@ export class SpireDeployment {
       for (const entry of options.entries) await spire.register(nodeId, entry);
       writeFileSync(join(dir, 'bundle.pem'), await spire.serverCli(['bundle', 'show', '-format', 'pem']));
 
-      spire.startAgent(port, joinToken);
-      // Ready when the agent hands this process a JWT-SVID for the first entry (attested, synced, signed).
-      await spire.waitFor('spire-agent', () =>
-        run(spireBinary('spire-agent'), ['api', 'fetch', 'jwt', '-audience', 'readiness-probe', '-spiffeID', options.entries[0].spiffeId, '-socketPath', spire.agentSocket]),
-      );
+      spire.startAgent(joinToken);
+      await spire.agentReady();
       return spire;
     } catch (e) {
       const logs = `\n--- spire-server ---\n${spire.server?.log() ?? ''}\n--- spire-agent ---\n${spire.agent?.log() ?? ''}`;
@@ -125,13 +125,20 @@ export class SpireDeployment {
     }
   }
 
-  private startServer(port: number, jwtSvidTtl: string): void {
+  /** Ready when the agent hands this process a JWT-SVID for the first entry (attested, synced, signed). */
+  private agentReady(): Promise<void> {
+    return this.waitFor('spire-agent', () =>
+      run(spireBinary('spire-agent'), ['api', 'fetch', 'jwt', '-audience', 'readiness-probe', '-spiffeID', this.probeId, '-socketPath', this.agentSocket]),
+    );
+  }
+
+  private startServer(jwtSvidTtl: string): void {
     const conf = join(this.dir, 'server.conf');
     writeFileSync(
       conf,
       `server {
   bind_address = "127.0.0.1"
-  bind_port = "${port}"
+  bind_port = "${this.serverPort}"
   socket_path = "${this.serverSocket}"
   trust_domain = "${this.trustDomain}"
   data_dir = "${join(this.dir, 'server-data')}"
@@ -157,7 +164,8 @@ plugins {
     this.server = new SpireProcess('spire-server', spawn(spireBinary('spire-server'), ['run', '-config', conf], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } }));
   }
 
-  private startAgent(port: number, joinToken: string): void {
+  /** With a join token: the first start (node attestation). Without: a restart, on the agent SVID kept in its data dir. */
+  private startAgent(joinToken?: string): void {
     const conf = join(this.dir, 'agent.conf');
     writeFileSync(
       conf,
@@ -165,7 +173,7 @@ plugins {
   data_dir = "${join(this.dir, 'agent-data')}"
   log_level = "INFO"
   server_address = "127.0.0.1"
-  server_port = "${port}"
+  server_port = "${this.serverPort}"
   socket_path = "${this.agentSocket}"
   trust_bundle_path = "${join(this.dir, 'bundle.pem')}"
   trust_domain = "${this.trustDomain}"
@@ -174,8 +182,10 @@ plugins {
   NodeAttestor "join_token" {
     plugin_data {}
   }
-  KeyManager "memory" {
-    plugin_data {}
+  KeyManager "disk" {
+    plugin_data {
+      directory = "${join(this.dir, 'agent-data')}"
+    }
   }
   WorkloadAttestor "unix" {
     plugin_data {}
@@ -185,7 +195,7 @@ plugins {
     );
     this.agent = new SpireProcess(
       'spire-agent',
-      spawn(spireBinary('spire-agent'), ['run', '-config', conf, '-joinToken', joinToken], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } }),
+      spawn(spireBinary('spire-agent'), ['run', '-config', conf, ...(joinToken ? ['-joinToken', joinToken] : [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } }),
     );
   }
 
@@ -216,6 +226,13 @@ plugins {
 
   async stopAgent(): Promise<void> {
     await this.agent?.stop();
+  }
+
+  /** Starts the stopped agent again (as after an upgrade of its DaemonSet) and waits until it serves JWT-SVIDs. */
+  async restartAgent(): Promise<void> {
+    await this.agent?.stop();
+    this.startAgent();
+    await this.agentReady();
   }
 
   log(): string {

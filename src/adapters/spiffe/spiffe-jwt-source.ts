@@ -28,10 +28,15 @@ export interface SpiffeJwtSourceOptions {
  * socket), one fresh token per call: the agent caches and renews them, so
  * every login gets one with most of its lifetime left. The token is a bearer
  * credential: it is returned, never logged or put into an error.
+ *
+ * Each fetch opens its own channel and closes it after the answer. Logins are
+ * rare (once per Vault token lifetime), and a long-lived channel would carry
+ * grpc-js's reconnect backoff (growing to two minutes) across an agent
+ * restart, refusing logins for a while after the agent is back.
  */
 export class SpiffeJwtSource {
   readonly socketPath: string;
-  private readonly client: Client;
+  private readonly closing = new AbortController();
 
   constructor(private readonly opts: SpiffeJwtSourceOptions) {
     this.socketPath = workloadSocketPath(opts.endpoint);
@@ -39,14 +44,20 @@ export class SpiffeJwtSource {
     if (opts.spiffeId !== undefined && opts.spiffeId !== '' && !opts.spiffeId.startsWith('spiffe://')) {
       throw new KmsError('failed-precondition', `-jwt-spiffe-id ${JSON.stringify(opts.spiffeId)} is not a SPIFFE ID (spiffe://<trust domain>/<path>)`);
     }
-    this.client = new Client(`unix:${this.socketPath}`, credentials.createInsecure());
   }
 
   async fetchToken(ctx: CallContext): Promise<string> {
     if (ctx.signal.aborted) throw abortReason(ctx);
+    if (this.closing.signal.aborted) throw closedError();
     const spiffeId = this.opts.spiffeId || undefined;
     const request: IJWTSVIDRequest = { audience: [this.opts.audience], spiffe_id: spiffeId ?? '' };
-    const response = await this.call(request, ctx, spiffeId);
+    const client = new Client(`unix:${this.socketPath}`, credentials.createInsecure());
+    let response: JWTSVIDResponse;
+    try {
+      response = await this.call(client, request, ctx, spiffeId);
+    } finally {
+      client.close();
+    }
     // Without a requested SPIFFE ID the agent returns every identity the
     // workload is entitled to; the spec makes the first one the default
     // identity (go-spiffe's FetchJWTSVID takes svids[0] as well).
@@ -66,17 +77,18 @@ export class SpiffeJwtSource {
     return token;
   }
 
+  /** Cancels the fetches in flight; later fetches fail. */
   close(): void {
-    this.client.close();
+    this.closing.abort();
   }
 
-  private call(request: IJWTSVIDRequest, ctx: CallContext, spiffeId: string | undefined): Promise<JWTSVIDResponse> {
+  private call(client: Client, request: IJWTSVIDRequest, ctx: CallContext, spiffeId: string | undefined): Promise<JWTSVIDResponse> {
     const metadata = new Metadata();
     metadata.set(SECURITY_HEADER, 'true');
     const deadline = new Date(Math.min(ctx.deadline, Date.now() + FETCH_TIMEOUT_MS));
     return new Promise((resolve, reject) => {
-      let stopListening = () => {};
-      const call = this.client.makeUnaryRequest<IJWTSVIDRequest, JWTSVIDResponse>(
+      const stops: (() => void)[] = [];
+      const call = client.makeUnaryRequest<IJWTSVIDRequest, JWTSVIDResponse>(
         FETCH_JWT_SVID,
         (req) => Buffer.from(JWTSVIDRequest.encode(req).finish()),
         (bytes) => JWTSVIDResponse.decode(bytes),
@@ -84,14 +96,22 @@ export class SpiffeJwtSource {
         metadata,
         { deadline },
         (err: ServiceError | null, value?: JWTSVIDResponse) => {
-          stopListening();
+          for (const stop of stops) stop();
           if (ctx.signal.aborted) reject(abortReason(ctx));
+          else if (this.closing.signal.aborted) reject(closedError());
           else if (err) reject(workloadApiError(err, this.socketPath, spiffeId));
           else if (!value) reject(new KmsError('internal', `the SPIFFE agent at ${this.socketPath} sent an empty FetchJWTSVID answer`));
           else resolve(value);
         },
       );
-      stopListening = onAbort(ctx, () => call.cancel());
+      stops.push(onAbort(ctx, () => call.cancel()));
+      const onClose = () => call.cancel();
+      this.closing.signal.addEventListener('abort', onClose, { once: true });
+      stops.push(() => this.closing.signal.removeEventListener('abort', onClose));
     });
   }
+}
+
+function closedError(): KmsError {
+  return new KmsError('cancelled', 'the SPIFFE JWT source is closed (the plugin is shutting down)');
 }
