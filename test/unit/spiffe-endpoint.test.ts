@@ -15,7 +15,7 @@ describe('SPIFFE Workload API endpoint (SPIFFE_ENDPOINT_SOCKET forms)', () => {
   });
 
   for (const [endpoint, why] of [
-    ['', /no SPIFFE Workload API endpoint: set -jwt-spiffe-endpoint \(or SPIFFE_ENDPOINT_SOCKET\)/],
+    ['', /no SPIFFE Workload API endpoint: set -jwt-spiffe-endpoint \(VAULT_KMS_JWT_SPIFFE_ENDPOINT, default SPIFFE_ENDPOINT_SOCKET\)/],
     ['tcp://127.0.0.1:8081', /only unix sockets are supported/],
     ['unix://host/run/agent.sock', /no host, query or fragment/],
     ['unix:///run/agent.sock?x=1', /no host, query or fragment/],
@@ -31,7 +31,7 @@ describe('SPIFFE Workload API endpoint (SPIFFE_ENDPOINT_SOCKET forms)', () => {
   }
 
   it('SpiffeJwtSource refuses an empty audience and a SPIFFE ID that is not one', () => {
-    assert.throws(() => new SpiffeJwtSource({ endpoint: '/tmp/x.sock', audience: ' ' }), /needs an audience: set -jwt-spiffe-audience/);
-    assert.throws(() => new SpiffeJwtSource({ endpoint: '/tmp/x.sock', audience: 'vault', spiffeId: 'kms.test/x' }), /-jwt-spiffe-id "kms.test\/x" is not a SPIFFE ID/);
+    assert.throws(() => new SpiffeJwtSource({ endpoint: '/tmp/x.sock', audience: ' ' }), /needs an audience: set -jwt-spiffe-audience \(VAULT_KMS_JWT_SPIFFE_AUDIENCE\)/);
+    assert.throws(() => new SpiffeJwtSource({ endpoint: '/tmp/x.sock', audience: 'vault', spiffeId: 'kms.test/x' }), /-jwt-spiffe-id \(VAULT_KMS_JWT_SPIFFE_ID\) "kms.test\/x" is not a SPIFFE ID/);
   });
 });

@@ -40,9 +40,9 @@ export class SpiffeJwtSource {
 
   constructor(private readonly opts: SpiffeJwtSourceOptions) {
     this.socketPath = workloadSocketPath(opts.endpoint);
-    if (opts.audience.trim() === '') throw new KmsError('failed-precondition', 'a JWT-SVID needs an audience: set -jwt-spiffe-audience');
+    if (opts.audience.trim() === '') throw new KmsError('failed-precondition', 'a JWT-SVID needs an audience: set -jwt-spiffe-audience (VAULT_KMS_JWT_SPIFFE_AUDIENCE)');
     if (opts.spiffeId !== undefined && opts.spiffeId !== '' && !opts.spiffeId.startsWith('spiffe://')) {
-      throw new KmsError('failed-precondition', `-jwt-spiffe-id ${JSON.stringify(opts.spiffeId)} is not a SPIFFE ID (spiffe://<trust domain>/<path>)`);
+      throw new KmsError('failed-precondition', `-jwt-spiffe-id (VAULT_KMS_JWT_SPIFFE_ID) ${JSON.stringify(opts.spiffeId)} is not a SPIFFE ID (spiffe://<trust domain>/<path>)`);
     }
   }
 

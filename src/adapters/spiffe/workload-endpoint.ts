@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { KmsError } from '../../ports/errors';
 
-const WHERE = '-jwt-spiffe-endpoint (or SPIFFE_ENDPOINT_SOCKET)';
+const WHERE = '-jwt-spiffe-endpoint (VAULT_KMS_JWT_SPIFFE_ENDPOINT, default SPIFFE_ENDPOINT_SOCKET)';
 
 /**
  * The unix socket path of a SPIFFE Workload API endpoint. The SPIFFE spec
