@@ -10,8 +10,12 @@ import { authData } from '../../src/adapters/vault/schemas';
 import { parseOk } from '../../src/adapters/vault/vault-response';
 import { NO_DEADLINE, withTimeout, type CallContext } from '../../src/ports/call-context';
 import { KmsError, type KmsErrorKind } from '../../src/ports/errors';
-import { captureSecret } from '../support/leak-capture';
+import { KmsTestClient } from '../support/kms-client';
+import { captureSecret, markedPlaintext } from '../support/leak-capture';
 import { OpenBaoServer } from '../support/openbao';
+import { PluginFixture } from '../support/plugin-fixture';
+import { PluginProcess, goPluginCommand, tempSocketDir } from '../support/plugin-process';
+import { TcpForwarder } from '../support/tcp-forwarder';
 import { SpireDeployment } from '../support/spire';
 
 /**
@@ -153,7 +157,11 @@ describe('a JWT-SVID from the real agent logs in to real OpenBao jwt auth', () =
       token_ttl: '10m',
     });
   });
-  after(() => bao?.close());
+  const plugins = new PluginFixture();
+  after(async () => {
+    await plugins.stopAll();
+    await bao?.close();
+  });
 
   const login = (jwt: string) => bao.api('POST', 'auth/jwt/login', { role: 'kms', jwt });
 
@@ -172,6 +180,40 @@ describe('a JWT-SVID from the real agent logs in to real OpenBao jwt auth', () =
     const wrongSubject = await login(await fetched(source({ spiffeId: SECOND_ID })));
     assert.equal(wrongSubject.status, 400, JSON.stringify(wrongSubject.json));
     assert.match(JSON.stringify(wrongSubject.json.errors), /sub/i);
+  });
+
+  it('the real Go plugin v1.4.0 with these -jwt-* flags logs in through the same agent and role, and serves KMS v2', async () => {
+    // The happy path of the Go plugin this project replaces, on the same SPIRE and OpenBao: the flag set is its.
+    bao.resetStats();
+    const socket = join(tempSocketDir(), 'vaultkms.socket');
+    const goPlugin = plugins.adopt(
+      new PluginProcess(
+        [
+          `-vault-address=${bao.url}`,
+          '-auth-method=jwt',
+          '-jwt-role=kms',
+          '-jwt-token-source=spiffe',
+          `-jwt-spiffe-endpoint=${spire.endpoint}`,
+          `-jwt-spiffe-audience=${AUDIENCE}`,
+          `-jwt-spiffe-id=${KMS_ID}`,
+          `-socket=unix://${socket}`,
+          `-health-port=${await TcpForwarder.freePort()}`,
+        ],
+        {},
+        undefined,
+        goPluginCommand(),
+      ),
+    );
+    await goPlugin.waitForSocket(socket, 30_000);
+    const client = new KmsTestClient(socket);
+    try {
+      const sealed = await client.encrypt(markedPlaintext(41), 'uid-spiffe-go');
+      assert.deepEqual((await client.decrypt(sealed.ciphertext, sealed.key_id)).plaintext, markedPlaintext(41));
+      assert.ok((bao.stats()['jwt.login'] ?? 0) >= 1, 'the Go plugin logged in at auth/jwt/login');
+    } finally {
+      client.close();
+      await goPlugin.stop();
+    }
   });
 
   it('end to end through the plugin\'s own Vault client: SpiffeJwtSource -> auth/jwt/login -> transit encrypt and decrypt', async () => {
