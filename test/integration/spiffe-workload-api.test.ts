@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { SpiffeJwtSource } from '../../src/adapters/spiffe/spiffe-jwt-source';
@@ -102,6 +103,28 @@ describe('SpiffeJwtSource against a real SPIRE agent', () => {
   it('accepts every SPIFFE_ENDPOINT_SOCKET form of the same socket', async () => {
     for (const endpoint of [`unix://${spire.agentSocket}`, `unix:${spire.agentSocket}`, spire.agentSocket]) {
       assert.equal(claims(await fetched(source({ endpoint }))).payload.sub, KMS_ID, endpoint);
+    }
+  });
+
+  it('tcp://<ip>:<port>, the spec\'s other endpoint form, reaches the same agent', async () => {
+    // SPIRE serves unix sockets only: a relay in this process carries TCP to the agent's socket (so the agent still attests this process).
+    const open = new Set<Socket>();
+    const relay = createServer((client) => {
+      const agent = connect(spire.agentSocket);
+      for (const s of [client, agent]) {
+        open.add(s);
+        s.on('error', () => {});
+        s.on('close', () => (client.destroy(), agent.destroy(), open.delete(s)));
+      }
+      client.pipe(agent).pipe(client);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `tcp://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+      assert.equal(claims(await fetched(source({ endpoint }))).payload.sub, KMS_ID);
+    } finally {
+      for (const s of open) s.destroy();
+      relay.close();
     }
   });
 

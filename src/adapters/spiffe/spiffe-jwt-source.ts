@@ -3,7 +3,7 @@ import { abortReason, onAbort, type CallContext } from '../../ports/call-context
 import { KmsError } from '../../ports/errors';
 import { JWTSVIDRequest, JWTSVIDResponse, type IJWTSVIDRequest } from './generated/workload-proto';
 import { workloadApiError } from './workload-api-errors';
-import { workloadSocketPath } from './workload-endpoint';
+import { workloadEndpoint, type WorkloadEndpoint } from './workload-endpoint';
 
 const FETCH_JWT_SVID = '/SpiffeWorkloadAPI/FetchJWTSVID';
 /** The header every Workload API call carries; agents refuse calls without it (a guard against SSRF-style proxying). */
@@ -15,7 +15,7 @@ const SECURITY_HEADER = 'workload.spiffe.io';
 export const FETCH_TIMEOUT_MS = 10_000;
 
 export interface SpiffeJwtSourceOptions {
-  /** unix:///path, unix:/path or a bare socket path (the SPIFFE_ENDPOINT_SOCKET forms). */
+  /** unix:///path, unix:/path, a bare socket path, or tcp://<ip>:<port> (the SPIFFE_ENDPOINT_SOCKET forms). */
   readonly endpoint: string;
   /** The aud claim the token is requested for (the Vault role's bound_audiences). */
   readonly audience: string;
@@ -35,11 +35,14 @@ export interface SpiffeJwtSourceOptions {
  * restart, refusing logins for a while after the agent is back.
  */
 export class SpiffeJwtSource {
-  readonly socketPath: string;
+  /** Names this source in the jwt strategy's login errors. */
+  readonly description: string;
+  private readonly endpoint: WorkloadEndpoint;
   private readonly closing = new AbortController();
 
   constructor(private readonly opts: SpiffeJwtSourceOptions) {
-    this.socketPath = workloadSocketPath(opts.endpoint);
+    this.endpoint = workloadEndpoint(opts.endpoint);
+    this.description = `the SPIFFE Workload API at ${this.endpoint.address}`;
     if (opts.audience.trim() === '') throw new KmsError('failed-precondition', 'a JWT-SVID needs an audience: set -jwt-spiffe-audience (VAULT_KMS_JWT_SPIFFE_AUDIENCE)');
     if (opts.spiffeId !== undefined && opts.spiffeId !== '' && !opts.spiffeId.startsWith('spiffe://')) {
       throw new KmsError('failed-precondition', `-jwt-spiffe-id (VAULT_KMS_JWT_SPIFFE_ID) ${JSON.stringify(opts.spiffeId)} is not a SPIFFE ID (spiffe://<trust domain>/<path>)`);
@@ -51,7 +54,7 @@ export class SpiffeJwtSource {
     if (this.closing.signal.aborted) throw closedError();
     const spiffeId = this.opts.spiffeId || undefined;
     const request: IJWTSVIDRequest = { audience: [this.opts.audience], spiffe_id: spiffeId ?? '' };
-    const client = new Client(`unix:${this.socketPath}`, credentials.createInsecure());
+    const client = new Client(this.endpoint.target, credentials.createInsecure());
     let response: JWTSVIDResponse;
     try {
       response = await this.call(client, request, ctx, spiffeId);
@@ -65,14 +68,14 @@ export class SpiffeJwtSource {
     if (!svid) {
       throw new KmsError(
         'permission-denied',
-        `the SPIFFE agent at ${this.socketPath} returned no JWT-SVID for ${spiffeId ?? 'this workload'} ` +
+        `the SPIFFE agent at ${this.endpoint.address} returned no JWT-SVID for ${spiffeId ?? 'this workload'} ` +
           `(it returned ${response.svids.length === 0 ? 'none' : `only ${response.svids.map((s) => s.spiffe_id).join(', ')}`})`,
       );
     }
     // A JWS compact token is three base64url parts; anything else would only fail later at Vault, less clearly.
     const token = svid.svid ?? '';
     if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
-      throw new KmsError('internal', `the SPIFFE agent at ${this.socketPath} returned a JWT-SVID for ${svid.spiffe_id} that is not a compact JWS`);
+      throw new KmsError('internal', `the SPIFFE agent at ${this.endpoint.address} returned a JWT-SVID for ${svid.spiffe_id} that is not a compact JWS`);
     }
     return token;
   }
@@ -99,8 +102,8 @@ export class SpiffeJwtSource {
           for (const stop of stops) stop();
           if (ctx.signal.aborted) reject(abortReason(ctx));
           else if (this.closing.signal.aborted) reject(closedError());
-          else if (err) reject(workloadApiError(err, this.socketPath, spiffeId));
-          else if (!value) reject(new KmsError('internal', `the SPIFFE agent at ${this.socketPath} sent an empty FetchJWTSVID answer`));
+          else if (err) reject(workloadApiError(err, this.endpoint.address, spiffeId));
+          else if (!value) reject(new KmsError('internal', `the SPIFFE agent at ${this.endpoint.address} sent an empty FetchJWTSVID answer`));
           else resolve(value);
         },
       );

@@ -6,31 +6,31 @@ import { KmsError } from '../../ports/errors';
  * own message (status details) is kept: it names the problem ("no identity
  * issued", a connect error) and never carries a token.
  */
-export function workloadApiError(e: ServiceError, socket: string, spiffeId: string | undefined): KmsError {
+export function workloadApiError(e: ServiceError, address: string, spiffeId: string | undefined): KmsError {
   const details = e.details || e.message;
   const whose = spiffeId ? `the SPIFFE ID ${spiffeId}` : 'any SPIFFE ID';
   switch (e.code) {
     case status.UNAVAILABLE:
       return new KmsError(
         'unavailable',
-        `SPIFFE Workload API at ${socket} is not reachable (is the SPIFFE agent running, and its socket mounted into the plugin's container?): ${details}`,
+        `SPIFFE Workload API at ${address} is not reachable (is the SPIFFE agent running, and its socket mounted into the plugin's container?): ${details}`,
       );
     case status.PERMISSION_DENIED:
       return new KmsError(
         'permission-denied',
-        `the SPIFFE agent at ${socket} issued no JWT-SVID for ${whose} to this process (${details}): ` +
+        `the SPIFFE agent at ${address} issued no JWT-SVID for ${whose} to this process (${details}): ` +
           'no registration entry matches this workload (its selectors, e.g. unix:uid or k8s pod labels)' +
           (spiffeId ? ', or no matching entry has that SPIFFE ID' : '') +
           ', or the agent has not yet synced the entry from its server',
         { cause: e },
       );
     case status.INVALID_ARGUMENT:
-      return new KmsError('failed-precondition', `the SPIFFE agent at ${socket} rejected the JWT-SVID request: ${details}`, { cause: e });
+      return new KmsError('failed-precondition', `the SPIFFE agent at ${address} rejected the JWT-SVID request: ${details}`, { cause: e });
     case status.DEADLINE_EXCEEDED:
-      return new KmsError('deadline-exceeded', `the SPIFFE agent at ${socket} did not answer in time`, { cause: e });
+      return new KmsError('deadline-exceeded', `the SPIFFE agent at ${address} did not answer in time`, { cause: e });
     case status.UNIMPLEMENTED:
-      return new KmsError('failed-precondition', `${socket} does not serve the SPIFFE Workload API (FetchJWTSVID is unimplemented there): ${details}`, { cause: e });
+      return new KmsError('failed-precondition', `${address} does not serve the SPIFFE Workload API (FetchJWTSVID is unimplemented there): ${details}`, { cause: e });
     default:
-      return new KmsError('unavailable', `SPIFFE Workload API at ${socket} failed: ${status[e.code] ?? e.code}: ${details}`, { cause: e });
+      return new KmsError('unavailable', `SPIFFE Workload API at ${address} failed: ${status[e.code] ?? e.code}: ${details}`, { cause: e });
   }
 }
