@@ -24,10 +24,12 @@ export interface SpiffeJwtSourceOptions {
 }
 
 /**
- * JWT-SVIDs from the SPIFFE Workload API (FetchJWTSVID over the agent's unix
- * socket), one fresh token per call: the agent caches and renews them, so
- * every login gets one with most of its lifetime left. The token is a bearer
- * credential: it is returned, never logged or put into an error.
+ * JWT-SVIDs from the SPIFFE Workload API (FetchJWTSVID, usually over the
+ * node agent's unix socket), asked for at every call, never kept: the agent
+ * caches them and signs a new one once the cached one is about half-way
+ * through its lifetime (SPIRE), so every login gets a token with time left.
+ * The token is a bearer credential: it is returned, never logged or put into
+ * an error.
  *
  * Each fetch opens its own channel and closes it after the answer. Logins are
  * rare (once per Vault token lifetime), and a long-lived channel would carry
