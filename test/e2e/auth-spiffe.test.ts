@@ -1,0 +1,119 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
+import { join } from 'node:path';
+import { KmsTestClient } from '../support/kms-client';
+import { markedPlaintext } from '../support/leak-capture';
+import { OpenBaoServer } from '../support/openbao';
+import { PluginFixture } from '../support/plugin-fixture';
+import { PluginProcess, eventually, goPluginCommand, sleep, tempSocketDir } from '../support/plugin-process';
+import { SpireDeployment } from '../support/spire';
+import { TcpForwarder } from '../support/tcp-forwarder';
+
+/**
+ * The built CLI with -auth-method=jwt -jwt-token-source=spiffe, as an operator
+ * runs it: JWT-SVIDs from a real SPIRE agent (this test process's uid is the
+ * registered workload, which the plugin it starts inherits), logins to real
+ * OpenBao jwt auth that trusts the SPIRE server's JWT signing keys.
+ */
+const KMS_ID = 'spiffe://kms.test/vault-kubernetes-kms';
+const AUDIENCE = 'vault-kms';
+
+let spire: SpireDeployment;
+let bao: OpenBaoServer;
+const plugins = new PluginFixture();
+
+before(async () => {
+  spire = await SpireDeployment.start({ trustDomain: 'kms.test', entries: [{ spiffeId: KMS_ID }] });
+  bao = await OpenBaoServer.start();
+  const pems = (await spire.jwtSigningKeys()).map((k) => createPublicKey({ key: k, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString());
+  await bao.mustOk('POST', 'sys/auth/jwt', { type: 'jwt' });
+  await bao.mustOk('POST', 'auth/jwt/config', { jwt_validation_pubkeys: pems });
+  for (const [role, ttl] of [['kms', { token_ttl: '1h' }], ['kms-short', { token_ttl: '4s', token_max_ttl: '8s' }]] as const) {
+    await bao.mustOk('POST', `auth/jwt/role/${role}`, { role_type: 'jwt', bound_audiences: [AUDIENCE], user_claim: 'sub', bound_subject: KMS_ID, token_policies: ['kms'], ...ttl });
+  }
+});
+after(async () => {
+  await plugins.stopAll();
+  await bao?.close();
+  await spire?.close();
+});
+
+const spiffeFlags = (role: string) => [
+  `-vault-address=${bao.url}`,
+  '-auth-method=jwt',
+  `-jwt-role=${role}`,
+  '-jwt-token-source=spiffe',
+  `-jwt-spiffe-endpoint=${spire.endpoint}`,
+  `-jwt-spiffe-audience=${AUDIENCE}`,
+  `-jwt-spiffe-id=${KMS_ID}`,
+];
+
+async function roundTrip(client: KmsTestClient, n: number): Promise<void> {
+  const enc = await client.encrypt(markedPlaintext(n), `uid-${n}`);
+  assert.deepEqual((await client.decrypt(enc.ciphertext, enc.key_id)).plaintext, markedPlaintext(n));
+}
+
+/** No JWT (a JWT-SVID is one: header.payload.signature, base64url JSON) in anything the plugin printed. */
+function assertNoJwtIn(p: PluginProcess): void {
+  const out = [...p.stdout, ...p.stderr].join('\n');
+  assert.doesNotMatch(out, /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}/, 'a JWT in the plugin output');
+}
+
+describe('-jwt-token-source=spiffe: the built CLI with a real SPIRE agent and real OpenBao', () => {
+  it('the Go plugin v1.4.0 and ours both serve with the same -jwt-spiffe-* flags', async () => {
+    const { client, p } = await plugins.start(spiffeFlags('kms'));
+    await roundTrip(client, 500);
+    assert.ok(p.logs().some((l) => l.message === 'authenticated to Vault'));
+    const start = p.logs().find((l) => l.message === 'starting kms plugin') ?? {};
+    assert.equal(start['jwt-token-source'], 'spiffe');
+    assert.equal(start['jwt-spiffe-id'], KMS_ID);
+    assertNoJwtIn(p);
+
+    const socket = join(tempSocketDir(), 'vaultkms.socket');
+    const go = plugins.adopt(new PluginProcess([...spiffeFlags('kms'), `-socket=unix://${socket}`, `-health-port=${await TcpForwarder.freePort()}`], {}, undefined, goPluginCommand()));
+    await go.waitForSocket(socket, 30_000);
+    const goClient = new KmsTestClient(socket);
+    try {
+      await roundTrip(goClient, 501);
+    } finally {
+      goClient.close();
+    }
+  });
+
+  it('short Vault token TTL: a fresh JWT-SVID at every re-login, zero failed requests across expiries', async () => {
+    const { client, p } = await plugins.start([...spiffeFlags('kms-short'), '-token-refresh-interval=1s']);
+    bao.resetStats();
+    let served = 0;
+    const errors: string[] = [];
+    const until = Date.now() + 18_000; // more than two max TTLs
+    while (Date.now() < until) {
+      try {
+        await roundTrip(client, 600 + served);
+        served++;
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+      await sleep(50);
+    }
+    assert.equal(errors.length, 0, `failed requests across expiries: ${errors.length} of ${served + errors.length}: ${errors.slice(0, 3).join('; ')}`);
+    assert.ok((bao.stats()['jwt.login'] ?? 0) >= 2, `logged in again past the max TTL: ${JSON.stringify(bao.stats())}`);
+    assertNoJwtIn(p);
+    await p.stop();
+  });
+
+  it('-jwt-spiffe-endpoint that is no Workload API address: exit 2 naming the flag and env var', async () => {
+    const p = plugins.adopt(new PluginProcess([...spiffeFlags('kms').filter((f) => !f.startsWith('-jwt-spiffe-endpoint')), '-jwt-spiffe-endpoint=unix:relative/agent.sock']));
+    assert.equal(await p.exited, 2);
+    assert.match(p.stderr.join('\n'), /-jwt-spiffe-endpoint \(VAULT_KMS_JWT_SPIFFE_ENDPOINT, default SPIFFE_ENDPOINT_SOCKET\): the socket path must be absolute/);
+  });
+
+  it('the agent down: the plugin stays up, and health names the Workload API socket and what to check', async () => {
+    await spire.stopAgent();
+    const { client, p } = await plugins.start(spiffeFlags('kms'), { waitHealthy: false });
+    const s = await eventually(() => client.status(), (x) => /SPIFFE Workload API/.test(x.healthz), 20_000);
+    assert.ok(s.healthz.includes(spire.agentSocket), s.healthz);
+    assert.match(s.healthz, /not reachable \(is the SPIFFE agent running/);
+    assert.equal(p.pid !== undefined && (await Promise.race([p.exited, sleep(500).then(() => 'running')])), 'running');
+  });
+});
