@@ -108,12 +108,17 @@ describe('-jwt-token-source=spiffe: the built CLI with a real SPIRE agent and re
     assert.match(p.stderr.join('\n'), /-jwt-spiffe-endpoint \(VAULT_KMS_JWT_SPIFFE_ENDPOINT, default SPIFFE_ENDPOINT_SOCKET\): the socket path must be absolute/);
   });
 
-  it('the agent down: the plugin stays up, and health names the Workload API socket and what to check', async () => {
+  it('the agent down: the plugin stays up, health names the Workload API socket and what to check; it logs in once the agent is back', async () => {
     await spire.stopAgent();
     const { client, p } = await plugins.start(spiffeFlags('kms'), { waitHealthy: false });
     const s = await eventually(() => client.status(), (x) => /SPIFFE Workload API/.test(x.healthz), 20_000);
     assert.ok(s.healthz.includes(spire.agentSocket), s.healthz);
     assert.match(s.healthz, /not reachable \(is the SPIFFE agent running/);
     assert.equal(p.pid !== undefined && (await Promise.race([p.exited, sleep(500).then(() => 'running')])), 'running');
+
+    await spire.restartAgent();
+    await eventually(() => client.status(), (x) => x.healthz === 'ok', 30_000);
+    await roundTrip(client, 700);
+    assertNoJwtIn(p);
   });
 });
