@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { CallContext } from '../../../ports/call-context';
 import { KmsError } from '../../../ports/errors';
 import type { AuthStrategyPort } from '../../../ports/auth.port';
@@ -6,22 +5,15 @@ import { authData } from '../schemas';
 import { vaultErrorText, type VaultOperation } from '../vault-errors';
 import type { VaultHttpClient } from '../vault-http-client';
 import { errorsOf, parseOk } from '../vault-response';
+import { REFUSED_CREDENTIAL_RETRY_MS, RefusedCredential } from './refused-credential';
 import { readSecretFile } from './secret-file';
-
-/**
- * Vault and OpenBao lock a role ID for every node after a few failed logins
- * (user_lockout: 5 in 15 minutes by default). A secret ID Vault called invalid
- * is therefore not sent again until it changes, or this long has passed:
- * three tries per lockout window stay below the default threshold.
- */
-export const REJECTED_SECRET_ID_RETRY_MS = 5 * 60_000;
 
 /** AppRole login (POST auth/<mount>/login, no token sent); each login yields a fresh token. */
 export class AppRoleAuthStrategy implements AuthStrategyPort {
   readonly method = 'approle';
   readonly canObtainNewToken = true;
   private readonly loginOp: VaultOperation;
-  private rejected: { fingerprint: string; at: number } | undefined;
+  private readonly refused: RefusedCredential;
 
   constructor(
     private readonly http: VaultHttpClient,
@@ -30,26 +22,26 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
     private readonly secretId: string | undefined,
     private readonly secretIdFile: string | undefined,
     private readonly onSecret: (s: string) => void,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
+    this.refused = new RefusedCredential(now);
     this.loginOp = { what: 'AppRole login', path: `auth/${mount}/login`, capability: 'update' };
   }
 
   async login(ctx: CallContext): Promise<string> {
     const secretId = this.secretIdFile ? await readSecretFile(this.secretIdFile, '-approle-secret-id-file') : (this.secretId as string);
     this.onSecret(secretId);
-    const fingerprint = createHash('sha256').update(secretId).digest('hex');
-    if (this.rejected?.fingerprint === fingerprint && this.now() - this.rejected.at < REJECTED_SECRET_ID_RETRY_MS) {
+    if (this.refused.heldBack(secretId)) {
       throw new KmsError(
         'permission-denied',
         `Vault rejected this secret ID at ${this.loginOp.path} (invalid role or secret ID); not sending it again until it changes ` +
-          `or ${REJECTED_SECRET_ID_RETRY_MS / 60_000} minutes pass, to stay clear of Vault's user lockout: put a new secret ID into -approle-secret-id-file`,
+          `or ${REFUSED_CREDENTIAL_RETRY_MS / 60_000} minutes pass, to stay clear of Vault's user lockout: put a new secret ID into -approle-secret-id-file`,
       );
     }
     const body = { role_id: this.roleId, secret_id: secretId };
     const res = await this.http.request('POST', this.loginOp.path, body, ctx, { authenticated: false });
     if (res.status === 400 && /invalid role or secret id|invalid credentials/i.test(vaultErrorText(errorsOf(res)))) {
-      this.rejected = { fingerprint, at: this.now() };
+      this.refused.refuse(secretId);
       throw new KmsError('permission-denied', `Vault rejected the AppRole login at ${this.loginOp.path}: invalid role or secret ID (the secret ID is wrong, expired or used up, or the role ID is wrong)`);
     }
     if (res.status === 403) {
@@ -61,7 +53,7 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
       );
     }
     const { auth } = parseOk(res, authData, this.loginOp);
-    this.rejected = undefined;
+    this.refused.accepted();
     this.onSecret(auth.client_token);
     return auth.client_token;
   }

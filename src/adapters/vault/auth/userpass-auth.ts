@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { CallContext } from '../../../ports/call-context';
 import { KmsError } from '../../../ports/errors';
 import type { AuthStrategyPort } from '../../../ports/auth.port';
@@ -6,20 +5,20 @@ import { authData } from '../schemas';
 import type { VaultOperation } from '../vault-errors';
 import type { VaultHttpClient } from '../vault-http-client';
 import { parseOk } from '../vault-response';
-import { REJECTED_SECRET_ID_RETRY_MS } from './approle-auth';
 import { loginRefusal } from './login-refusal';
+import { REFUSED_CREDENTIAL_RETRY_MS, RefusedCredential } from './refused-credential';
 import { readSecretFile } from './secret-file';
 
 /**
  * userpass login (POST auth/<mount>/login/<username>, no token sent). Like
  * AppRole, userpass is subject to Vault's user lockout, so a password Vault
- * refused is not sent again until it changes or REJECTED_SECRET_ID_RETRY_MS pass.
+ * refused is not sent again until it changes or REFUSED_CREDENTIAL_RETRY_MS pass.
  */
 export class UserpassAuthStrategy implements AuthStrategyPort {
   readonly method = 'userpass';
   readonly canObtainNewToken = true;
   private readonly loginOp: VaultOperation;
-  private rejected: { fingerprint: string; at: number } | undefined;
+  private readonly refused: RefusedCredential;
 
   constructor(
     private readonly http: VaultHttpClient,
@@ -28,20 +27,20 @@ export class UserpassAuthStrategy implements AuthStrategyPort {
     private readonly password: string | undefined,
     private readonly passwordFile: string | undefined,
     private readonly onSecret: (s: string) => void,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
+    this.refused = new RefusedCredential(now);
     this.loginOp = { what: 'userpass login', path: `auth/${mount}/login/${encodeURIComponent(username)}`, capability: 'update' };
   }
 
   async login(ctx: CallContext): Promise<string> {
     const password = this.passwordFile ? await readSecretFile(this.passwordFile, '-userpass-password-file') : (this.password as string);
     this.onSecret(password);
-    const fingerprint = createHash('sha256').update(password).digest('hex');
-    if (this.rejected?.fingerprint === fingerprint && this.now() - this.rejected.at < REJECTED_SECRET_ID_RETRY_MS) {
+    if (this.refused.heldBack(password)) {
       throw new KmsError(
         'permission-denied',
         `Vault refused this password for user "${this.username}" at ${this.loginOp.path}; not sending it again until it changes ` +
-          `or ${REJECTED_SECRET_ID_RETRY_MS / 60_000} minutes pass, to stay clear of Vault's user lockout: put the right password into -userpass-password-file`,
+          `or ${REFUSED_CREDENTIAL_RETRY_MS / 60_000} minutes pass, to stay clear of Vault's user lockout: put the right password into -userpass-password-file`,
       );
     }
     const res = await this.http.request('POST', this.loginOp.path, { password }, ctx, { authenticated: false });
@@ -53,11 +52,11 @@ export class UserpassAuthStrategy implements AuthStrategyPort {
         : 'the user is probably locked by user lockout after repeated failed logins (see `vault read sys/locked-users`), or the address is outside its token_bound_cidrs',
     );
     if (refused) {
-      if (res.status === 400) this.rejected = { fingerprint, at: this.now() };
+      if (res.status === 400) this.refused.refuse(password);
       throw refused;
     }
     const { auth } = parseOk(res, authData, this.loginOp);
-    this.rejected = undefined;
+    this.refused.accepted();
     this.onSecret(auth.client_token);
     return auth.client_token;
   }
