@@ -10,6 +10,7 @@ import { ConfigError, type PluginConfig } from './adapters/config/config';
 import { OPTION_BY_FLAG } from './adapters/config/options';
 import { checkConfiguredFiles, parseConfig } from './adapters/config/parse';
 import { parseDurationMs, parseSocketUrl } from './adapters/config/values';
+import { startupFields } from './adapters/config/startup-fields';
 import { DevTransitAdapter } from './adapters/dev-transit/dev-transit.adapter';
 import { KmsGrpcServer } from './adapters/grpc/grpc-server';
 import { KmsSocketClient } from './adapters/grpc/kms-socket-client';
@@ -353,7 +354,7 @@ function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
       stepTimeoutMs: CHECK_STEP_MS,
     },
     close: async () => {
-      await http?.close();
+      await Promise.all(clients.map((c) => c.close()));
     },
   };
 }
@@ -375,7 +376,7 @@ function clientDeps(env: NodeJS.ProcessEnv) {
 }
 
 function logStartup(config: PluginConfig, log: WinstonLogger): void {
-  log.info('starting kms plugin', startupFields(config));
+  log.info('starting kms plugin', startupFields(config, VERSION));
   if (config.dev) {
     log.warn('DEV MODE: in-process transit backend with an ephemeral key. NOT FOR PRODUCTION: everything encrypted is lost when the process exits.');
   } else {
@@ -495,62 +496,6 @@ async function shutDown(plugin: Plugin, tasks: BackgroundTasks, signal: NodeJS.S
   await plugin.close();
   log.info('stopped');
   await log.flush();
-}
-
-/** The effective configuration, with every secret replaced by whether it is set. */
-function startupFields(c: PluginConfig): Record<string, unknown> {
-  const auth = c.auth;
-  return {
-    version: VERSION,
-    dev: c.dev,
-    'auth-method': auth.method,
-    socket: c.socketUrl,
-    'socket-mode': `0${c.socketMode.toString(8)}`,
-    debug: c.debug,
-    'vault-address': (c.vault.addresses ?? [c.vault.address]).join(','),
-    'vault-namespace': c.vault.namespace ?? '',
-    'vault-redirect-origins': (c.vault.redirectOrigins ?? []).join(','),
-    'vault-ca-cert': c.vault.caCertFile ?? '',
-    'transit-mount': c.transitMount,
-    'transit-key': c.transitKey,
-    'health-port': `${c.health.host}:${c.health.port}`,
-    'token-refresh-interval': `${c.tokenRefreshIntervalMs / 1000}s`,
-    'token-renewal': c.tokenRenewalSeconds,
-    'disable-v1': !c.enableV1,
-    'disable-v2': !c.enableV2,
-    ...(auth.method === 'token' ? { 'vault-token-set': Boolean(auth.token), 'token-file': auth.tokenFile ?? '' } : {}),
-    ...(auth.method === 'approle'
-      ? { 'approle-mount': auth.mount, 'approle-role-id': auth.roleId, 'approle-secret-id-set': Boolean(auth.secretId), 'approle-secret-id-file': auth.secretIdFile ?? '' }
-      : {}),
-    ...authMethodStartupFields(auth),
-  };
-}
-
-/** The userpass, cert and jwt settings: names and paths, never the password, key or JWT. */
-function authMethodStartupFields(auth: PluginConfig['auth']): Record<string, unknown> {
-  switch (auth.method) {
-    case 'userpass':
-      return { 'userpass-mount': auth.mount, 'userpass-username': auth.username, 'userpass-password-set': Boolean(auth.password), 'userpass-password-file': auth.passwordFile ?? '' };
-    case 'cert':
-      return {
-        'cert-mount': auth.mount,
-        'cert-role': auth.role,
-        'cert-pem': auth.files.kind === 'combined' ? auth.files.pemFile : '',
-        'cert-file': auth.files.kind === 'pair' ? auth.files.certFile : '',
-        'cert-key': auth.files.kind === 'pair' ? auth.files.keyFile : '',
-      };
-    case 'jwt':
-      return {
-        'jwt-mount': auth.mount,
-        'jwt-role': auth.role,
-        'jwt-token-source': auth.source.kind,
-        ...(auth.source.kind === 'file'
-          ? { 'jwt-token-path': auth.source.path }
-          : { 'jwt-spiffe-endpoint': auth.source.endpoint, 'jwt-spiffe-audience': auth.source.audience, 'jwt-spiffe-id': auth.source.spiffeId ?? '' }),
-      };
-    default:
-      return {};
-  }
 }
 
 /** True when this file is the program: `node dist/src/main.js` or the single-executable artifact. */
