@@ -145,7 +145,7 @@ async function bothPluginsServe(flags: string[], n: number): Promise<void> {
   }
 }
 
-describe('userpass auth on real OpenBao', () => {
+describe('userpass auth on real OpenBao', { timeout: 240_000 }, () => {
   it('the Go plugin and ours both serve with -userpass-username, -userpass-password and -userpass-mount', async () => {
     const password = await userpassUser('kms-interop');
     await bothPluginsServe([...vaultFlags(), '-auth-method=userpass', '-userpass-username=kms-interop', `-userpass-password=${password}`, '-userpass-mount=userpass'], 100);
@@ -199,7 +199,7 @@ describe('userpass auth on real OpenBao', () => {
   });
 });
 
-describe('TLS certificate auth on real OpenBao', () => {
+describe('TLS certificate auth on real OpenBao', { timeout: 240_000 }, () => {
   it('the Go plugin and ours both serve with -cert-role and -cert-pem (a combined PEM, as the kubelet writes it)', async () => {
     const cert = clientCa.issue('system:node:interop');
     recordKey(cert.keyPem);
@@ -284,7 +284,7 @@ describe('TLS certificate auth on real OpenBao', () => {
   });
 });
 
-describe('JWT auth (token file) on real OpenBao', () => {
+describe('JWT auth (token file) on real OpenBao', { timeout: 240_000 }, () => {
   it('the Go plugin and ours both serve with -jwt-role, -jwt-mount and -jwt-token-path', async () => {
     const tokenFile = join(workDir(), 'token');
     writeFileSync(tokenFile, signJwt({}), { mode: 0o600 });

@@ -43,9 +43,8 @@ export class TlsObserver {
           servername: 'localhost',
           ...(identity ? { cert: readFileSync(identity.certFile), key: readFileSync(identity.keyFile) } : {}),
         });
+        this.track(upstream);
         for (const s of [client, upstream]) {
-          this.sockets.add(s);
-          s.on('close', () => this.sockets.delete(s));
           s.on('error', () => {
             client.destroy();
             upstream.destroy();
@@ -57,15 +56,25 @@ export class TlsObserver {
         client.pipe(upstream).pipe(client);
       },
     );
+    // Tracked from the TCP accept on, not from the end of the TLS handshake: a connection still in
+    // its handshake when stop() runs would otherwise keep server.close() waiting forever.
+    server.on('connection', (raw: Socket) => this.track(raw));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     this.server = server;
     return `https://127.0.0.1:${(server.address() as { port: number }).port}`;
   }
 
+  /** Stops accepting first, then drops every connection, so none can slip in between. */
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.on('close', () => this.sockets.delete(s));
   }
 }
