@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetch as undiciFetch } from 'undici';
 import { captureSecret } from './leak-capture';
-import { baoBinary } from './openbao';
+import { baoBinary, bodyOf } from './openbao';
 import { REPO_ROOT, sleep } from './plugin-process';
 import { TcpForwarder } from './tcp-forwarder';
 
@@ -90,14 +90,7 @@ export class RaftNode {
       signal: AbortSignal.timeout(timeoutMs),
       redirect: 'manual',
     });
-    const text = await res.text();
-    let json: any;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = text;
-    }
-    return { status: res.status, json };
+    return { status: res.status, json: bodyOf(await res.text()) };
   }
 
   /** 'active', 'standby', 'sealed', 'down', ... from sys/health (without standbyok: a standby answers 429). */

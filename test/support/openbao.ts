@@ -265,14 +265,7 @@ export class OpenBaoServer {
       body: body === undefined ? undefined : JSON.stringify(body),
       dispatcher: this.dispatcher,
     });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = text;
-    }
-    return { status: res.status, json };
+    return { status: res.status, json: bodyOf(await res.text()) };
   }
 
   /** What the server printed (its own log), for diagnostics. */
@@ -290,5 +283,15 @@ export class OpenBaoServer {
     }
     await this.dispatcher?.close();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** An admin answer's body: parsed JSON, the raw text when it is no JSON, undefined when empty. */
+export function bodyOf(text: string): any {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
