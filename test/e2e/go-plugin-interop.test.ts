@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, goPluginCommand, tempSocketDir } from '../support/plugin-process';
@@ -26,11 +26,11 @@ after(async () => {
 });
 
 /** The Go plugin with the seed's flags; it takes -health-port as a bare port number. */
-async function startGoPlugin(socket: string): Promise<PluginProcess> {
+async function startGoPlugin(socket: string, extra: readonly string[] = []): Promise<PluginProcess> {
   const healthPort = await TcpForwarder.freePort();
   const p = plugins.adopt(
     new PluginProcess(
-      [`-vault-address=${bao.url}`, '-auth-method=token', `-token=${bao.kmsToken}`, `-socket=unix://${socket}`, `-health-port=${healthPort}`, '-disable-v1=false'],
+      [`-vault-address=${bao.url}`, '-auth-method=token', `-token=${bao.kmsToken}`, `-socket=unix://${socket}`, `-health-port=${healthPort}`, '-disable-v1=false', ...extra],
       {},
       undefined,
       goPluginCommand(),
@@ -125,6 +125,113 @@ describe('interoperability with the Go plugin v1.4.0 on real OpenBao', () => {
       assert.deepEqual((await go.decrypt(written.ciphertext, written.key_id)).plaintext, markedPlaintext(300));
     } finally {
       go.close();
+    }
+  });
+
+  const asRoot = process.getuid?.() === 0 ? false : 'needs root: the Go plugin runs as root, ours as uid 65532 (the manifests)';
+  const NONROOT = { uid: 65532, gid: 65532 };
+
+  /** /opt/kms as docs/migrating.md step 1 leaves it: owned by 65532, mode 0700, below a directory anyone may traverse. */
+  function kmsDirectoryOwnedBy65532(): string {
+    const base = tempSocketDir();
+    chmodSync(base, 0o711);
+    const dir = join(base, 'kms');
+    mkdirSync(dir, { mode: 0o700 });
+    chownSync(dir, NONROOT.uid, NONROOT.gid);
+    return join(dir, 'vaultkms.socket');
+  }
+
+  /** Ours as the manifests run it: uid 65532, -health-port on loopback. */
+  function startOursAs65532(socket: string, extra: readonly string[] = []): PluginProcess {
+    return plugins.adopt(
+      new PluginProcess(
+        [`-vault-address=${bao.url}`, '-auth-method=token', `-token=${bao.kmsToken}`, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-health-check-interval=1s', '-disable-v1=false', ...extra],
+        {},
+        undefined,
+        undefined,
+        NONROOT,
+      ),
+    );
+  }
+
+  it('migration after the Go plugin was killed: its root-owned socket is refused with the command to run, and replaced with -force-socket-overwrite (ours as uid 65532)', { skip: asRoot }, async () => {
+    await bao.reset();
+    const socket = kmsDirectoryOwnedBy65532();
+    const goProcess = await startGoPlugin(socket);
+    const apiserver = new KmsTestClient(socket);
+    try {
+      await eventually(() => apiserver.status(), (s) => s.healthz === 'ok', 15_000);
+      const written = await apiserver.encrypt(markedPlaintext(400), 'uid-400');
+      const v1Written = await apiserver.v1Encrypt(markedPlaintext(401));
+      // Killed, not stopped (the kubelet's SIGKILL after the grace period, a node crash): root's socket stays.
+      goProcess.signal('SIGKILL');
+      await goProcess.exited;
+      const left = lstatSync(socket);
+      assert.ok(left.isSocket() && left.uid === 0, 'the Go plugin left its root-owned socket');
+
+      // Without the flag: a clear refusal naming the exact command; the socket is untouched.
+      const refused = startOursAs65532(socket);
+      assert.equal(await refused.exited, 1, refused.stdout.join('\n'));
+      const error = String(refused.logs().find((l) => l.message === 'cannot serve on the socket')?.error);
+      assert.ok(error.includes(`rm ${socket}`), error);
+      assert.match(error, /-force-socket-overwrite/);
+      assert.equal(lstatSync(socket).ino, left.ino, 'the socket is kept without -force-socket-overwrite');
+
+      // With the flag, as docs/migrating.md's switching step sets it: replaced, and serving everything the Go plugin wrote.
+      const ours = startOursAs65532(socket, ['-force-socket-overwrite']);
+      await ours.waitForLog((l) => String(l.message).startsWith("replaced another user's socket that no process listens on"), 20_000);
+      await eventually(() => apiserver.status(), (s) => s.healthz === 'ok', 20_000);
+      assert.equal(lstatSync(socket).uid, NONROOT.uid);
+      assert.deepEqual((await apiserver.decrypt(written.ciphertext, written.key_id)).plaintext, markedPlaintext(400));
+      assert.deepEqual((await apiserver.v1Decrypt(v1Written.cipher)).plain, markedPlaintext(401));
+    } finally {
+      apiserver.close();
+    }
+  });
+
+  it('rollback Go -> ours -> Go on one socket path and key, v1 and v2: every blob decryptable at every step; the Go plugin refuses our -health-port=127.0.0.1:<port>', { skip: asRoot }, async () => {
+    await bao.reset();
+    const socket = kmsDirectoryOwnedBy65532();
+    const apiserver = new KmsTestClient(socket);
+    const blobs: { from: string; v2: { ciphertext: Buffer; key_id: string }; v1: Buffer; plain: Buffer }[] = [];
+    const writeAndReadAll = async (from: string) => {
+      await eventually(() => apiserver.status(), (s) => s.healthz === 'ok', 20_000);
+      const plain = markedPlaintext(500 + blobs.length);
+      blobs.push({ from, v2: await apiserver.encrypt(plain, `uid-${from}`), v1: (await apiserver.v1Encrypt(plain)).cipher, plain });
+      for (const b of blobs) {
+        assert.deepEqual((await apiserver.decrypt(b.v2.ciphertext, b.v2.key_id)).plaintext, b.plain, `${from} reads the v2 blob ${b.from} wrote`);
+        assert.deepEqual((await apiserver.v1Decrypt(b.v1)).plain, b.plain, `${from} reads the v1 blob ${b.from} wrote`);
+      }
+    };
+    try {
+      const go = await startGoPlugin(socket, ['-force-socket-overwrite']);
+      await writeAndReadAll('go');
+      go.signal('SIGKILL'); // the worst case: its socket stays
+      await go.exited;
+
+      const ours = startOursAs65532(socket, ['-force-socket-overwrite']);
+      await writeAndReadAll('ours');
+      ours.signal('SIGKILL'); // again the worst case: our socket (uid 65532, 0600) stays
+      await ours.exited;
+
+      // Our manifests' loopback form is fatal for the Go plugin: it binds ":" + the value.
+      const port = await TcpForwarder.freePort();
+      const trap = plugins.adopt(
+        new PluginProcess(
+          [`-vault-address=${bao.url}`, '-auth-method=token', `-token=${bao.kmsToken}`, `-socket=unix://${socket}`, `-health-port=127.0.0.1:${port}`, '-force-socket-overwrite'],
+          {},
+          undefined,
+          goPluginCommand(),
+        ),
+      );
+      assert.equal(await trap.exited, 1, 'the Go plugin v1.4.0 exits on -health-port=127.0.0.1:<port>');
+      assert.match([...trap.stdout, ...trap.stderr].join('\n'), /Failed to start health check handlers/);
+
+      // docs/migrating.md's rollback: the Go image, -health-port=<port>, -force-socket-overwrite (it deletes our stale socket).
+      await startGoPlugin(socket, ['-force-socket-overwrite']);
+      await writeAndReadAll('go again');
+    } finally {
+      apiserver.close();
     }
   });
 });

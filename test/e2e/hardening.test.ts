@@ -239,7 +239,7 @@ describe('socket file and directory (issue 10 items 6 and 9)', () => {
     assert.equal(w.kind, 'regular file');
   });
 
-  it("keeps another user's live socket: EACCES is not 'stale' (runs as root, plugin as uid 65534)", { skip: process.getuid?.() !== 0 && 'needs root to act as two users' }, async () => {
+  it("keeps another user's live socket, also with -force-socket-overwrite: EACCES is not 'stale' (runs as root, plugin as uid 65534)", { skip: process.getuid?.() !== 0 && 'needs root to act as two users' }, async () => {
     const base = tempSocketDir();
     chmodSync(base, 0o711);
     const dir = join(base, 'nobody');
@@ -253,7 +253,11 @@ describe('socket file and directory (issue 10 items 6 and 9)', () => {
     try {
       const p = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0'], {}, undefined, undefined, { uid: 65534, gid: 65534 });
       assert.equal(await p.exited, 1, [...p.stdout, ...p.stderr].join('\n'));
-      assert.match(p.stdout.join('\n'), /cannot tell whether the socket at .* is stale \(connecting gave EACCES\)/);
+      assert.match(p.stdout.join('\n'), /another process is listening on .*vaultkms\.socket \(uid 0, mode 0600\)/);
+      // Not even -force-socket-overwrite takes a live socket it cannot connect to (the kernel lists the listener).
+      const forced = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-force-socket-overwrite'], {}, undefined, undefined, { uid: 65534, gid: 65534 });
+      assert.equal(await forced.exited, 1, [...forced.stdout, ...forced.stderr].join('\n'));
+      assert.match(forced.stdout.join('\n'), /another process is listening on .* the socket is kept, even with -force-socket-overwrite/);
       assert.ok(lstatSync(socket).isSocket(), 'the socket is still there');
       await new Promise<void>((resolve, reject) => {
         const c = connect(socket, () => {

@@ -1,4 +1,5 @@
-import { chmod, lstat, mkdir, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, lstat, mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { LoggerPort } from '../../ports/logger.port';
@@ -13,8 +14,12 @@ export interface SocketLocation {
 /**
  * Everything about the socket's file-system entry. Rules:
  *  - a socket that refuses connections (ECONNREFUSED: left by a crash) is ours
- *    to replace; any other answer (a listener, EACCES on another user's
- *    socket, a timeout) means it is not ours: refuse;
+ *    to replace; a listener or a timeout means it is not ours: refuse;
+ *  - a socket we may not connect to (EACCES: another user's, typically root's
+ *    left by the Go plugin killed during a migration) is replaced only with
+ *    -force-socket-overwrite, only in a directory owned by our uid, and only if
+ *    no process in our network namespace listens on that path (the kernel's
+ *    /proc/net/unix); otherwise the error gives the command that fixes it;
  *  - a regular file or symlink is removed only if the operator said
  *    -force-socket-overwrite; a directory, FIFO or device node never is;
  *  - the directory we create is 0700; a parent directory that is a symlink,
@@ -48,6 +53,7 @@ export async function prepareSocketPath(loc: SocketLocation, force: boolean, log
   const path = resolve(loc.path);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await checkParentDirectory(dirname(path), log);
+  await checkDirectoryWritable(dirname(path));
   const st = await lstat(path).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw e;
@@ -57,6 +63,10 @@ export async function prepareSocketPath(loc: SocketLocation, force: boolean, log
     const probe = await probeSocket(path);
     if (probe === 'listening') {
       throw new SocketFileError(`another process is listening on ${path}; is another vault-kubernetes-kms instance running?`);
+    }
+    if (probe === 'EACCES') {
+      await replaceUnreachableSocket(path, force, log);
+      return;
     }
     if (probe !== 'ECONNREFUSED') {
       throw new SocketFileError(`cannot tell whether the socket at ${path} is stale (connecting gave ${probe}); it may belong to another user or process, so it is kept: remove it yourself if it is stale`);
@@ -74,6 +84,70 @@ export async function prepareSocketPath(loc: SocketLocation, force: boolean, log
   }
   await unlink(path);
   log.warn(`removed the existing ${kind} at the socket path (-force-socket-overwrite)`, { socket: path, kind });
+}
+
+/**
+ * Another user's socket (mode without write for us): connecting gives EACCES,
+ * so whether it is stale is asked of the kernel's list of listening sockets.
+ * Unlinking needs write permission on the directory, not ownership of the file,
+ * which is why a directory of our own is enough to replace it.
+ */
+async function replaceUnreachableSocket(path: string, force: boolean, log: LoggerPort): Promise<void> {
+  const [st, dirSt] = await Promise.all([lstat(path), lstat(dirname(path))]);
+  const owner = `uid ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}`;
+  const me = process.getuid?.();
+  const listening = await listeningSocketPaths();
+  if (listening === undefined) {
+    throw new SocketFileError(`cannot tell whether the socket at ${path} (${owner}) is stale: this process (uid ${me}) may not connect to it and cannot read /proc/net/unix; if no plugin serves it, remove it on the node: rm ${path}`);
+  }
+  if (listening.has(path)) {
+    throw new SocketFileError(`another process is listening on ${path} (${owner}); is another vault-kubernetes-kms instance (or the Go plugin) running? Stop it first: the socket is kept, even with -force-socket-overwrite`);
+  }
+  if (!force) {
+    throw new SocketFileError(
+      `the socket at ${path} (${owner}) is left by another user's process that is no longer listening (typically the Go plugin, which ran as root); this process (uid ${me}) may not connect to it, so it does not replace it on its own: remove it on the node (rm ${path}), or pass -force-socket-overwrite (FORCE_SOCKET_OVERWRITE)`,
+    );
+  }
+  if (dirSt.uid !== me) {
+    throw new SocketFileError(
+      `-force-socket-overwrite replaces another user's socket only in a directory owned by this process's uid ${me}, and ${dirname(path)} belongs to uid ${dirSt.uid}: on the node, run: chown ${me}:${process.getgid?.()} ${dirname(path)} && chmod 0700 ${dirname(path)} && rm ${path}`,
+    );
+  }
+  await unlink(path);
+  log.warn("replaced another user's socket that no process listens on (-force-socket-overwrite)", { socket: path, socket_uid: st.uid });
+}
+
+/** Paths of the unix sockets listening in this network namespace, or undefined if the kernel does not say. */
+async function listeningSocketPaths(): Promise<Set<string> | undefined> {
+  const text = await readFile('/proc/net/unix', 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const out = new Set<string>();
+  // "Num RefCount Protocol Flags Type St Inode Path"; Flags 00010000 is __SO_ACCEPTCON (listening).
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 8) continue;
+    if ((parseInt(fields[3], 16) & 0x10000) === 0) continue;
+    out.add(fields.slice(7).join(' '));
+  }
+  return out;
+}
+
+/** Binding needs write and search permission on the directory; say which command gives it. */
+async function checkDirectoryWritable(dir: string): Promise<void> {
+  const ok = await access(dir, constants.W_OK | constants.X_OK).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EACCES' || e.code === 'EPERM') return false;
+      throw e;
+    },
+  );
+  if (ok) return;
+  const st = await lstat(dir);
+  const uid = process.getuid?.();
+  const gid = process.getgid?.();
+  throw new SocketFileError(
+    `this process (uid ${uid}) may not create its socket in ${dir} (owner uid ${st.uid}, mode 0${(st.mode & 0o7777).toString(8)}): on the node, run: chown ${uid}:${gid} ${dir} && chmod 0700 ${dir}`,
+  );
 }
 
 async function checkParentDirectory(dir: string, log: LoggerPort): Promise<void> {
