@@ -32,7 +32,7 @@ import { VaultDiagnosticsAdapter } from './adapters/vault/vault-diagnostics.adap
 import { VaultHttpClient } from './adapters/vault/vault-http-client';
 import { VaultTokenSessionAdapter } from './adapters/vault/vault-token-session.adapter';
 import { VaultTransitAdapter } from './adapters/vault/vault-transit.adapter';
-import { HealthMonitor } from './domain/services/health-monitor';
+import { HealthMonitor, type VaultRequestOutcome } from './domain/services/health-monitor';
 import { registerDomainServices } from './domain/services/register-domain-services';
 import type { DomainSettings } from './domain/services/settings';
 import { TokenLifecycle } from './domain/services/token-lifecycle';
@@ -167,9 +167,9 @@ function compose(config: PluginConfig): Plugin {
       config.vault,
       SYSTEM_CLOCK,
       registerSecret,
-      (op, outcome, seconds) => {
+      (op, outcome, seconds, status) => {
         metrics.vaultRequest(op, outcome, seconds);
-        if ((monitor ??= c.resolve(HealthMonitor)).requestOutcome(outcome !== 'error' && outcome !== '5xx')) recheck.now();
+        if ((monitor ??= c.resolve(HealthMonitor)).requestOutcome(requestOutcomeOf(status))) recheck.now();
       },
       (from, to) => log.info('following Vault redirects to another origin (logged once per origin)', { from, to }),
       (states) => {
@@ -226,6 +226,13 @@ function compose(config: PluginConfig): Plugin {
       await vault?.close();
     },
   };
+}
+
+/** A Vault request as the health monitor sees it: 401/403 say the credentials stopped working, not that Vault did. */
+function requestOutcomeOf(status: number | undefined): VaultRequestOutcome {
+  if (status === undefined || status >= 500) return 'failed';
+  if (status === 401 || status === 403) return 'refused';
+  return 'answered';
 }
 
 /** The adapter behind TOKENS.AuthStrategy for the configured -auth-method. */
@@ -390,8 +397,15 @@ function logStartup(config: PluginConfig, log: WinstonLogger): void {
 
 interface BackgroundTasks {
   readonly health: PeriodicTask;
+  readonly addresses: PeriodicTask;
   readonly tokens: PeriodicTask | undefined;
 }
+
+/**
+ * The cheap address check of an idle plugin runs this often: the readiness probe's periodSeconds in our manifests,
+ * so that a Vault gone away while nothing asks is seen by the next probe or the one after.
+ */
+const QUICK_CHECK_INTERVAL_MS = 5000;
 
 /**
  * Starts the background checks and serves the socket and the health endpoints. The first
@@ -405,6 +419,7 @@ async function start(plugin: Plugin): Promise<BackgroundTasks | undefined> {
   const giveUp = async () => {
     void tasks.tokens?.stop();
     void tasks.health.stop();
+    void tasks.addresses.stop();
     plugin.close().catch(() => {});
     await log.flush();
     return undefined;
@@ -451,6 +466,13 @@ function startBackgroundTasks(plugin: Plugin): BackgroundTasks {
   tokenTask?.start();
   // At once also with a token to get: the addresses' check can tell "Vault unreachable" before the first login ends.
   health.start(true);
+  // Between two full checks; never more often than them. A failed quick check is no reason to back off: it always succeeds as a task.
+  const quickMs = Math.min(QUICK_CHECK_INTERVAL_MS, config.healthCheckIntervalMs);
+  const addresses = new PeriodicTask(async () => {
+    if (await plugin.health.quickCheck()) health.poke();
+    return true;
+  }, quickMs, quickMs);
+  addresses.start(false);
 
   const dev = plugin.devTransit;
   const file = credentialFile(config);
@@ -468,7 +490,7 @@ function startBackgroundTasks(plugin: Plugin): BackgroundTasks {
       log.info(`${sig} ignored`, { signal: sig, reason: ignoredBecause(sig) });
     }
   });
-  return { health, tokens: tokenTask };
+  return { health, addresses, tokens: tokenTask };
 }
 
 function credentialFile(c: PluginConfig): string | undefined {
@@ -490,7 +512,7 @@ function ignoredBecause(sig: ControlSignal): string {
 async function shutDown(plugin: Plugin, tasks: BackgroundTasks, signal: NodeJS.Signals): Promise<void> {
   const { log } = plugin;
   log.info('shutting down', { signal });
-  await Promise.all([tasks.tokens?.stop(), tasks.health.stop()]);
+  await Promise.all([tasks.tokens?.stop(), tasks.health.stop(), tasks.addresses.stop()]);
   await plugin.grpc.stop(SHUTDOWN_GRACE_MS);
   await plugin.healthServer.stop();
   await plugin.close();

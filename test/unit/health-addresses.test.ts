@@ -43,18 +43,61 @@ describe('health with several Vault addresses', () => {
   it('asks for a check when a request outcome contradicts the verdict, at most once a second', async () => {
     const d = domainWithFakes();
     await d.tokens.login();
-    assert.equal(d.health.requestOutcome(false), false, 'no verdict yet: the first check is already due');
+    assert.equal(d.health.requestOutcome('failed'), false, 'no verdict yet: the first check is already due');
     await d.health.check(fixedBytes);
-    assert.equal(d.health.requestOutcome(true), false, 'a success while healthy is no news');
-    assert.equal(d.health.requestOutcome(false), true, 'a failure while healthy: check now');
-    assert.equal(d.health.requestOutcome(false), false, 'rate-bounded');
+    assert.equal(d.health.requestOutcome('answered'), false, 'a success while healthy is no news');
+    assert.equal(d.health.requestOutcome('failed'), true, 'a failure while healthy: check now');
+    assert.equal(d.health.requestOutcome('failed'), false, 'rate-bounded');
     d.clock.advance(1000);
-    assert.equal(d.health.requestOutcome(false), true);
+    assert.equal(d.health.requestOutcome('failed'), true);
     d.transit.failWith = new KmsError('unavailable', 'Vault is sealed');
     await d.health.check(fixedBytes);
     d.clock.advance(1000);
-    assert.equal(d.health.requestOutcome(false), false, 'a failure while unhealthy is no news');
-    assert.equal(d.health.requestOutcome(true), true, 'a success while unhealthy: check now');
+    assert.equal(d.health.requestOutcome('failed'), false, 'a failure while unhealthy is no news');
+    assert.equal(d.health.requestOutcome('answered'), true, 'a success while unhealthy: check now');
+  });
+});
+
+describe('health of an idle plugin and of refused requests (issue 23 item 12)', () => {
+  it('a refused request (401/403: token expired) while healthy asks for a check at once; while unhealthy it does not', async () => {
+    const d = domainWithFakes();
+    await d.tokens.login();
+    await d.health.check(fixedBytes);
+    assert.equal(d.health.requestOutcome('refused'), true, 'Vault answered, but the credentials stopped working: check now');
+    d.transit.failWith = new KmsError('permission-denied', 'permission denied');
+    await d.health.check(fixedBytes);
+    d.clock.advance(1000);
+    assert.equal(d.health.requestOutcome('refused'), false, 'already unhealthy: the full check retries on its own');
+  });
+
+  it('the quick check turns a healthy plugin unhealthy as soon as no address answers, asking for a full check, with sys/health only', async () => {
+    const addresses = new FakeAddresses();
+    const d = domainWithFakes({ vaultAddresses: addresses });
+    await d.tokens.login();
+    assert.equal(await d.health.quickCheck(), false, 'no verdict yet: the first full check is due anyway');
+    assert.equal(addresses.calls, 0);
+    assert.equal(await d.health.check(fixedBytes), true);
+    const transitCalls = { ...d.transit.calls };
+    d.clock.advance(5000);
+    assert.equal(await d.health.quickCheck(), false, 'an address still answers: nothing to do');
+    assert.equal(d.health.state.snapshot(d.clock.now()).healthy, true);
+    addresses.checks = addresses.checks.map((c) => ({ ...c, ok: false, detail: 'unreachable (ECONNREFUSED)' }));
+    d.clock.advance(5000);
+    assert.equal(await d.health.quickCheck(), true, 'no address answers: a full check is due now');
+    const snap = d.health.state.snapshot(d.clock.now());
+    assert.equal(snap.healthy, false, 'unhealthy at once, not at the next full check');
+    assert.match(snap.reason, /^no Vault address is usable: https:\/\/vault-0:8200 unreachable/);
+    assert.deepEqual(d.transit.calls, transitCalls, 'the quick check costs no Transit request');
+    const calls = addresses.calls;
+    assert.equal(await d.health.quickCheck(), false, 'while unhealthy the full check retries quickly by itself');
+    assert.equal(addresses.calls, calls);
+  });
+
+  it('the quick check does nothing without Vault addresses (-dev)', async () => {
+    const d = domainWithFakes();
+    await d.tokens.login();
+    await d.health.check(fixedBytes);
+    assert.equal(await d.health.quickCheck(), false);
   });
 });
 

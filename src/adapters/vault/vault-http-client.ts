@@ -22,7 +22,8 @@ export interface RequestOptions {
 }
 
 /** Sees every HTTP attempt: a closed-set operation name, "2xx"/"4xx"/"5xx"/"error", seconds. */
-export type VaultRequestObserver = (operation: string, outcome: string, seconds: number) => void;
+/** outcome is the metric label (2xx, 4xx, 5xx, error); status is the HTTP status when Vault answered. */
+export type VaultRequestObserver = (operation: string, outcome: string, seconds: number, status?: number) => void;
 
 /**
  * How much of a Vault answer is read: this much plus twice the size of what
@@ -117,7 +118,7 @@ export class VaultHttpClient {
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
       try {
         res = await this.send(endpoint, method, path, payload, remaining, attemptMs, ctx, opts);
-        this.observe(operationOf(path), `${Math.floor(res.status / 100)}xx`, elapsed());
+        this.observe(operationOf(path), `${Math.floor(res.status / 100)}xx`, elapsed(), res.status);
       } catch (e) {
         this.observe(operationOf(path), 'error', elapsed());
         if (e instanceof KmsError && e.kind !== 'unavailable') throw e;

@@ -13,6 +13,9 @@ import { CREDENTIALS_TOKENS, type CredentialCheck } from './credentials';
 import type { DomainSettings } from './settings';
 
 const PROBE_BYTES = 16;
+
+/** What a Vault request told about Vault: it answered, it refused the credentials (401/403), or it failed (5xx, network). */
+export type VaultRequestOutcome = 'answered' | 'refused' | 'failed';
 /** Defaults of the optional DomainSettings below: short, so that health follows Vault within seconds. */
 const DEFAULT_ADDRESS_CHECK_TIMEOUT_MS = 1000;
 const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 5000;
@@ -24,8 +27,9 @@ const DEFAULT_RECHECK_MIN_INTERVAL_MS = 1000;
  * credentials usable, key readable (which also refreshes key_id), and one
  * encrypt/decrypt round trip of random bytes. Costs three Vault requests plus
  * one sys/health per address per run, whatever the probe or Status rate.
- * Runs periodically, and at once (rate-bounded) when a request outcome
- * contradicts the current verdict (see requestOutcome).
+ * Runs periodically, at once (rate-bounded) when a request outcome
+ * contradicts the current verdict (see requestOutcome), and when the cheap
+ * address check between two runs finds no usable Vault (see quickCheck).
  */
 @injectable()
 export class HealthMonitor {
@@ -51,14 +55,35 @@ export class HealthMonitor {
 
   /**
    * Tells whether a Vault request's outcome calls for a check now: a failure
-   * while healthy, or a success while not, at most once per
-   * recheckMinIntervalMs. The caller then runs check() (it never overlaps).
+   * or a refusal (401/403: the token expired or lost its policy) while
+   * healthy, or an answer while not, at most once per recheckMinIntervalMs.
+   * The caller then runs check() (it never overlaps).
    */
-  requestOutcome(vaultAnswered: boolean): boolean {
+  requestOutcome(outcome: VaultRequestOutcome): boolean {
     const now = this.clock.now();
-    if (!this.state.hasVerdict() || this.state.snapshot(now).healthy === vaultAnswered) return false;
+    if (!this.state.hasVerdict()) return false;
+    const healthy = this.state.snapshot(now).healthy;
+    const contradicts = healthy ? outcome !== 'answered' : outcome === 'answered';
+    if (!contradicts) return false;
     if (now - this.lastRecheckAt < (this.settings.recheckMinIntervalMs ?? DEFAULT_RECHECK_MIN_INTERVAL_MS)) return false;
     this.lastRecheckAt = now;
+    return true;
+  }
+
+  /**
+   * The cheap check between two full checks, for an idle plugin (no request
+   * to tell it Vault went away): only the addresses' unauthenticated
+   * sys/health. While healthy, no usable address makes it unhealthy at once;
+   * it returns true when a full check is due now (the caller runs check()).
+   * While unhealthy it does nothing: the full check already retries quickly.
+   */
+  async quickCheck(): Promise<boolean> {
+    if (this.vaultAddresses.addresses().length === 0 || !this.state.hasVerdict()) return false;
+    if (!this.state.snapshot(this.clock.now()).healthy) return false;
+    const unreachable = await this.checkAddresses();
+    if (unreachable === undefined) return false;
+    // Still healthy by the record (no other check in between): say so now, then let the full check confirm.
+    if (this.state.snapshot(this.clock.now()).healthy) this.recordVerdict(unreachable);
     return true;
   }
 
@@ -70,6 +95,12 @@ export class HealthMonitor {
     // Before the first login attempt ends there is nothing true to say about the credentials (Status keeps
     // waiting), but "no Vault address answers" is true already.
     if (!ok && !creds.ok && creds.pending && unreachable === undefined) return false;
+    this.recordVerdict(reason);
+    return ok;
+  }
+
+  private recordVerdict(reason: string | undefined): void {
+    const ok = reason === undefined;
     this.state.record(ok, reason ?? 'ok', this.clock.now());
     this.settle();
     this.metrics.health(ok);
@@ -78,7 +109,6 @@ export class HealthMonitor {
       else this.log.warn('health check failed', { reason });
       this.lastReason = reason ?? 'ok';
     }
-    return ok;
   }
 
   /**
