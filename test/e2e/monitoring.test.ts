@@ -238,3 +238,37 @@ describe('plugin-down and restart alerts against a killed plugin (issue 23 item 
   });
 });
 
+
+/** What docs/monitoring.md promises of the dashboard itself (issue 23 item 11). */
+describe('the dashboard', () => {
+  const dash = JSON.parse(readFileSync(join(MONITORING, 'grafana-dashboard.json'), 'utf8'));
+  const panels: { id: number; type: string; title: string; targets?: { expr: string }[]; fieldConfig?: any }[] = dash.panels;
+
+  it('has no two panels with the same queries, and no two with one id', () => {
+    const seen = new Map<string, string>();
+    for (const p of panels.filter((x) => x.type !== 'row')) {
+      const key = (p.targets ?? []).map((t) => t.expr).sort().join('\n');
+      assert.ok(!seen.has(key), `"${p.title}" repeats "${seen.get(key)}"`);
+      seen.set(key, p.title);
+    }
+    assert.equal(new Set(panels.map((p) => p.id)).size, panels.length);
+  });
+
+  it('has the per-address panels docs/monitoring.md lists (vault_address_healthy, vault_address_in_use, by address)', () => {
+    for (const metric of ['vault_address_healthy', 'vault_address_in_use']) {
+      const p = panels.find((x) => (x.targets ?? []).some((t) => t.expr.includes(PREFIX + metric)));
+      assert.ok(p, `a panel shows ${PREFIX}${metric}`);
+      assert.ok((p.targets ?? []).some((t) => /address/.test(JSON.stringify(t))), `${p.title} tells the addresses apart`);
+    }
+  });
+
+  it('Token TTL: a periodic 1 h token renewed every minute is green, below the alert threshold orange, close to expiry red, 0 (no expiry) green', () => {
+    const stat = panels.find((x) => x.type === 'stat' && x.title === 'Token TTL');
+    assert.ok(stat);
+    const steps: { color: string; value: number | null }[] = stat.fieldConfig.defaults.thresholds.steps;
+    const colorOf = (v: number) => steps.filter((s) => s.value === null || v >= s.value).at(-1)?.color;
+    for (const ttl of [3540, 3600, 1800, 86_400, 0]) assert.equal(colorOf(ttl), 'green', `${ttl} s`);
+    assert.equal(colorOf(600), 'orange');
+    assert.equal(colorOf(120), 'red');
+  });
+});
