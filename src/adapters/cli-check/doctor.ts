@@ -165,8 +165,8 @@ async function vaultStepsUntilDone(input: Extract<DoctorInput, { kind: 'config' 
     const how = report.via === 'capabilities-self' ? 'listed by sys/capabilities-self' : 'probed path by path: this token may not call sys/capabilities-self, which only Vault\'s default policy grants';
     const total = vault.requiredCapabilities().length;
     // Vault checks the policy before it looks for the key: a key that does not exist, or a misspelt -transit-key,
-    // is denied exactly like a key the policy leaves out.
-    const keyDenied = missing.some((m) => m.path.startsWith(`${input.transitMount}/`));
+    // is denied exactly like a key the policy leaves out. When the key may be read, the key step tells instead.
+    const keyDenied = missing.some((m) => m.path === `${input.transitMount}/keys/${input.transitKey}`);
     const misspelt = keyDenied
       ? `; or the key "${input.transitKey}" does not exist or is misspelt (a policy for another key denies it the same way)`
       : '';

@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 /** A process found holding a socket: its pid and what it runs. */
 export interface SocketHolder {
   readonly pid: number;
-  /** /proc/<pid>/cmdline's first two words, cut short; never the whole command line (it may carry a -token=). */
+  /** The program and its first argument unless that is a flag, cut short; never the whole command line (it may carry a -token=). */
   readonly command: string;
 }
 
@@ -70,8 +70,9 @@ async function holdersOf(inodes: Set<string>): Promise<SocketHolder[] | undefine
 
 async function commandOf(pid: string): Promise<string> {
   const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  // The program and its first argument (e.g. "node dist/src/main.js"): later arguments may be credentials.
-  const words = raw.split('\0').filter(Boolean).slice(0, 2);
+  // The program, and its first argument when that is no flag (e.g. "node dist/src/main.js"): a flag may carry a credential.
+  const [program, first] = raw.split('\0').filter(Boolean);
+  const words = program === undefined ? [] : first === undefined || first.startsWith('-') ? [program] : [program, first];
   const text = words.length > 0 ? words.join(' ') : (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '?')).trim();
   // Shown in a terminal: no control characters, and bounded.
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 120);
