@@ -269,7 +269,7 @@ function authStrategy(
 
 const TOOLS_HELP = `
 Commands (each has its own -help):
-  vault-kubernetes-kms check [-output text|json] [options]
+  vault-kubernetes-kms check [-output text|json] [-strict] [options]
         check the configuration, Vault, the token's capabilities, the key and the socket path once, and exit
   vault-kubernetes-kms client status|encrypt|decrypt [-socket ...]
         a debug client for the plugin's socket
