@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import pkg from '../package.json';
 import { checkCommand, type ComposedCheck } from './adapters/cli-check/check-command';
+import type { InsecureSetup } from './adapters/cli-check/doctor';
 import { clientCommand } from './adapters/cli-client/client-command';
 import { ConfigError, type PluginConfig } from './adapters/config/config';
 import { OPTION_BY_FLAG } from './adapters/config/options';
@@ -27,6 +28,7 @@ import { workloadEndpoint } from './adapters/spiffe/workload-endpoint';
 import { FileJwtSource, JwtAuthStrategy } from './adapters/vault/auth/jwt-auth';
 import { UserpassAuthStrategy } from './adapters/vault/auth/userpass-auth';
 import { TokenAuthStrategy } from './adapters/vault/auth/token-auth';
+import { credentialFileExposure } from './adapters/vault/auth/secret-file';
 import { VaultAddressChecker } from './adapters/vault/vault-address-checker';
 import { VaultDiagnosticsAdapter } from './adapters/vault/vault-diagnostics.adapter';
 import { VaultHttpClient } from './adapters/vault/vault-http-client';
@@ -274,7 +276,7 @@ function authStrategy(
 
 const TOOLS_HELP = `
 Commands (each has its own -help):
-  vault-kubernetes-kms check [-output text|json] [options]
+  vault-kubernetes-kms check [-output text|json] [-strict] [options]
         check the configuration, Vault, the token's capabilities, the key and the socket path once, and exit
   vault-kubernetes-kms client status|encrypt|decrypt [-socket ...]
         a debug client for the plugin's socket
@@ -351,6 +353,11 @@ function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
       summary,
       socketPath: config.socket.path,
       forceSocketOverwrite: config.forceSocketOverwrite,
+      askSocketStatus: askKmsStatus,
+      healthPort: config.health,
+      insecure: insecureSetups(config),
+      tokenFile: auth.method === 'token' ? auth.tokenFile : undefined,
+      approle: auth.method === 'approle' ? { mount: auth.mount, roleId: auth.roleId } : undefined,
       vaultAddress: addresses.join(','),
       nodes: http && strategy && addresses.length > 1 ? addresses.map((address, i) => ({ address, vault: diagnose(clients[i + 1]) })) : [],
       authMethod: auth.method,
@@ -364,6 +371,72 @@ function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
       await Promise.all(clients.map((c) => c.close()));
     },
   };
+}
+
+/** The running plugin's answer on its socket: v2 Status, or v1beta1 Version when v2 is disabled. */
+async function askKmsStatus(socketPath: string): Promise<{ answered: true; text: string } | { answered: false; error: string }> {
+  let error = '';
+  for (const api of ['v2', 'v1'] as const) {
+    const client = new KmsSocketClient(socketPath, api, 3000);
+    try {
+      const r = await client.status();
+      const text = api === 'v2' ? `KMS v2, healthz: ${String(r.healthz)}, key_id: ${String(r.key_id)}` : `KMS ${String(r.version)}, runtime ${String(r.runtime_name)}`;
+      return { answered: true, text: text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 200) };
+    } catch (e) {
+      error ||= (e as Error).message.slice(0, 200);
+    } finally {
+      client.close();
+    }
+  }
+  return { answered: false, error };
+}
+
+/** Set-ups that work but are insecure: check prints each as a warning. */
+function insecureSetups(config: PluginConfig): InsecureSetup[] {
+  const found: InsecureSetup[] = [];
+  if (!config.dev) {
+    for (const address of config.vault.addresses ?? [config.vault.address]) {
+      if (!address.startsWith('http://') || isLoopback(address)) continue;
+      found.push({
+        id: 'plainHttp',
+        detail: `${address} is plain http:// to another host: the token and every data key cross the network unencrypted`,
+        fix: 'use https:// in -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR), with -vault-ca-cert for the CA that issued its certificate',
+      });
+    }
+  }
+  if (config.vault.skipVerify) {
+    found.push({
+      id: 'skipVerify',
+      detail: "VAULT_SKIP_VERIFY is set: Vault's certificate is not verified, so anyone on the path can pose as Vault and read the token and the data keys",
+      fix: 'unset VAULT_SKIP_VERIFY and give the CA that issued the Vault certificate with -vault-ca-cert (VAULT_KMS_VAULT_CACERT, VAULT_CACERT)',
+    });
+  }
+  for (const { flag, path } of secretFiles(config)) {
+    const exposure = credentialFileExposure(path);
+    if (!exposure) continue;
+    found.push({
+      id: 'credentialFile',
+      detail: `the ${flag} file ${path} is ${exposure}`,
+      fix: `chmod 0400 ${path}, owned by the user the plugin runs as (chown 65532:65532 ${path} with the manifests), and run check as that user`,
+    });
+  }
+  return found;
+}
+
+function isLoopback(address: string): boolean {
+  const host = new URL(address).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** The files that hold a credential (the client certificate itself is public; its key is not). */
+function secretFiles(c: PluginConfig): { flag: string; path: string }[] {
+  const auth = c.auth;
+  if (auth.method === 'token' && auth.tokenFile) return [{ flag: '-token-file', path: auth.tokenFile }];
+  if (auth.method === 'approle' && auth.secretIdFile) return [{ flag: '-approle-secret-id-file', path: auth.secretIdFile }];
+  if (auth.method === 'userpass' && auth.passwordFile) return [{ flag: '-userpass-password-file', path: auth.passwordFile }];
+  if (auth.method === 'cert') return [auth.files.kind === 'combined' ? { flag: '-cert-pem', path: auth.files.pemFile } : { flag: '-cert-key', path: auth.files.keyFile }];
+  if (auth.method === 'jwt' && auth.source.kind === 'file') return [{ flag: '-jwt-token-path', path: auth.source.path }];
+  return [];
 }
 
 /** `client`: the gRPC adapter's socket client, with the plugin's own socket URL and duration syntax. */
@@ -392,6 +465,10 @@ function logStartup(config: PluginConfig, log: WinstonLogger): void {
     }
   }
   if (config.vault.skipVerify) log.warn('VAULT_SKIP_VERIFY is set: the Vault server certificate is not verified');
+  for (const { flag, path } of secretFiles(config)) {
+    const exposure = credentialFileExposure(path);
+    if (exposure) log.warn('credential file is exposed: make it mode 0400, owned by the user the plugin runs as', { flag, file: path, problem: exposure });
+  }
   for (const notice of config.notices) log.info(notice);
 }
 

@@ -1,4 +1,5 @@
 import type { CallContext } from './call-context';
+import { KmsError } from './errors';
 
 /**
  * What `vault-kubernetes-kms check` asks of the Vault side, one question per
@@ -10,6 +11,12 @@ export interface VaultDiagnosticsPort {
   serverInfo(ctx: CallContext): Promise<VaultServerInfo>;
   /** Logs in with the configured method and looks the token up. Throws KmsError. */
   login(ctx: CallContext): Promise<LoginInfo>;
+  /**
+   * Revokes the token login() obtained (auth/token/revoke-self) when the login
+   * created it; a token the operator gave (token auth) is never revoked.
+   * Resolves to what happened. Throws KmsError when Vault refused.
+   */
+  revokeLoginToken(ctx: CallContext): Promise<'revoked' | 'not-created-here' | 'no-login'>;
   /** Every path the plugin uses, with the capability it needs there. */
   requiredCapabilities(): readonly RequiredCapability[];
   /** Which of requiredCapabilities() the token holds. Throws KmsError. */
@@ -30,6 +37,20 @@ export class VaultUnreachableError extends Error {
   }
 }
 
+/**
+ * Vault refused the login credential itself (AppRole, userpass): 'wrong-credential'
+ * when it called it wrong, 'locked-out' when user lockout refuses even a right one.
+ */
+export class LoginRefusedError extends KmsError {
+  constructor(
+    readonly refusal: 'wrong-credential' | 'locked-out',
+    message: string,
+  ) {
+    super('permission-denied', message);
+    this.name = 'LoginRefusedError';
+  }
+}
+
 export interface VaultServerInfo {
   readonly version: string;
   readonly initialized: boolean;
@@ -39,10 +60,14 @@ export interface VaultServerInfo {
 
 export interface LoginInfo {
   readonly method: string;
-  /** Seconds left; 0 means it never expires. */
+  /** Seconds left; 0 means it never expires; -1 when the token may not look itself up. */
   readonly ttlSeconds: number;
   readonly renewable: boolean;
   readonly policies: readonly string[];
+  /** The token's period (renewing resets its TTL to it, with no maximum); 0 when not periodic. */
+  readonly periodSeconds: number;
+  /** A maximum lifetime set on the token itself, which no renewal passes, even a periodic one's; 0 when none. */
+  readonly explicitMaxTtlSeconds: number;
 }
 
 export interface RequiredCapability {

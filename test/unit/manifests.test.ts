@@ -205,7 +205,7 @@ describe('manifests/', () => {
         assert.deepEqual(asMap(sc.capabilities, 'capabilities').drop, ['ALL']);
         assert.equal(sc.privileged, undefined);
         const res = asMap(container.resources, 'resources');
-        assert.deepEqual(res.requests, { cpu: '50m', memory: '96Mi' });
+        assert.deepEqual(res.requests, { cpu: '50m', memory: '128Mi' });
         assert.deepEqual(res.limits, { memory: '256Mi' });
       });
     });

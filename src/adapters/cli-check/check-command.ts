@@ -1,4 +1,4 @@
-import { allPassed, formatJson, formatText } from './check-report';
+import { formatJson, formatText, succeeded } from './check-report';
 import { runDoctor, type DoctorInput } from './doctor';
 
 /** What main.ts composes for one run: the doctor's input, and how to release what it opened. */
@@ -12,18 +12,24 @@ export interface CheckIo {
   writeError(text: string): void;
 }
 
-export const CHECK_USAGE = `Usage: vault-kubernetes-kms check [-output text|json] [plugin options]
+export const CHECK_USAGE = `Usage: vault-kubernetes-kms check [-output text|json] [-strict] [plugin options]
 
 Checks, once, everything the plugin needs and exits: the configuration, that
-Vault is reachable, the login, the token's capabilities on every path the
-plugin uses, the transit key, one encrypt/decrypt round trip, and the socket
-path. Takes the plugin's own options and environment variables (see
-vault-kubernetes-kms -help). Exit status: 0 when every check passed, 1 when
-one failed, 2 for a usage error. Changes nothing but what the plugin itself
-would do in Vault (a login, one encrypt and one decrypt).
+Vault is reachable, the login, the token's lifetime (token auth), its
+capabilities on every path the plugin uses, the transit key, one
+encrypt/decrypt round trip, the socket path and the health port. Insecure
+set-ups (plain http:// to another host, VAULT_SKIP_VERIFY, a root or
+never-expiring token, a credential file others may read) are warnings.
+Takes the plugin's own options and environment variables (see
+vault-kubernetes-kms -help). Exit status: 0 when no check failed (warnings
+included), 1 when one failed (or, with -strict, when there is a warning),
+2 for a usage error. Changes nothing but what the plugin itself would do in
+Vault (a login, one encrypt and one decrypt); a token a login created for
+the check is revoked at the end.
 
   -output text|json   text (default): one line per check, with the fix for
-                      each failure; json: the same as an object
+                      each failure and warning; json: the same as an object
+  -strict             exit 1 on a warning too
 `;
 
 /** `check`: runs the doctor on the configuration the plugin would run with. Resolves to the exit code. */
@@ -34,8 +40,10 @@ export async function checkCommand(argv: readonly string[], compose: (pluginArgv
   }
   let output: string;
   let rest: string[];
+  let strict = false;
   try {
     ({ value: output, rest } = takeOption(argv, 'output', 'text'));
+    ({ value: strict, rest } = takeBoolean(rest, 'strict'));
   } catch (e) {
     io.writeError(`vault-kubernetes-kms check: ${(e as Error).message}\n`);
     return 2;
@@ -51,8 +59,8 @@ export async function checkCommand(argv: readonly string[], compose: (pluginArgv
   const keepAlive = setInterval(() => {}, 60_000);
   try {
     const steps = await runDoctor(composed.input);
-    io.write(output === 'json' ? formatJson(steps) : formatText(steps));
-    return allPassed(steps) ? 0 : 1;
+    io.write(output === 'json' ? formatJson(steps, strict) : formatText(steps, strict));
+    return succeeded(steps, strict) ? 0 : 1;
   } finally {
     clearInterval(keepAlive);
     await composed.close();
@@ -72,6 +80,23 @@ export function takeOption(argv: readonly string[], name: string, fallback: stri
     if (m[1] !== undefined) value = m[1];
     else if (i + 1 < argv.length) value = argv[++i];
     else throw new Error(`-${name} needs a value`);
+  }
+  return { value, rest };
+}
+
+/** Removes -name, -name=true|false (Go flag syntax: a boolean takes its value after "="); the last one wins. */
+export function takeBoolean(argv: readonly string[], name: string): { value: boolean; rest: string[] } {
+  const rest: string[] = [];
+  let value = false;
+  for (const arg of argv) {
+    const m = new RegExp(`^--?${name}(?:=(.*))?$`).exec(arg);
+    if (!m) {
+      rest.push(arg);
+      continue;
+    }
+    if (m[1] === undefined || /^(1|t|T|true|TRUE|True)$/.test(m[1])) value = true;
+    else if (/^(0|f|F|false|FALSE|False)$/.test(m[1])) value = false;
+    else throw new Error(`-${name} is a boolean: give -${name} or -${name}=false`);
   }
   return { value, rest };
 }

@@ -1,9 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
-import { VaultUnreachableError, type RequiredCapability, type UnreachableReason, type VaultDiagnosticsPort } from '../../ports/vault-diagnostics.port';
+import { LoginRefusedError, VaultUnreachableError, type LoginInfo, type RequiredCapability, type UnreachableReason, type VaultDiagnosticsPort } from '../../ports/vault-diagnostics.port';
 import type { StepResult } from './check-report';
-import { checkSocketPath } from './socket-check';
+import { checkHealthPort } from './health-port-check';
+import { checkSocketPath, type SocketStatusAnswer } from './socket-check';
+
+/** An insecure set-up found in the configuration: a warning line, not a failure (see check -strict). */
+export interface InsecureSetup {
+  /** Stable identifier, the step key in -output json. */
+  readonly id: 'plainHttp' | 'skipVerify' | 'credentialFile';
+  readonly detail: string;
+  readonly fix: string;
+}
 
 /** What the composition root hands the doctor: the parsed configuration (or why it is invalid) and the Vault side. */
 export type DoctorInput =
@@ -14,6 +24,16 @@ export type DoctorInput =
       readonly summary: string;
       readonly socketPath: string;
       readonly forceSocketOverwrite: boolean;
+      /** Asks a listener on the socket for its KMS Status (check run beside a running plugin). */
+      readonly askSocketStatus?: (path: string) => Promise<SocketStatusAnswer>;
+      /** -health-port: host ('' = every interface) and port. */
+      readonly healthPort: { readonly host: string; readonly port: number };
+      /** Insecure set-ups the configuration shows (plain http://, no TLS verification, a credential file others may read). */
+      readonly insecure: readonly InsecureSetup[];
+      /** -token-file with -auth-method=token: where the fix for a dying token writes the new one. */
+      readonly tokenFile?: string;
+      /** -approle-mount and -approle-role-id with -auth-method=approle, for the unlock command (the role ID is no secret: the start-up line shows it too). */
+      readonly approle?: { readonly mount: string; readonly roleId: string };
       /** -vault-address as given (several nodes: comma-separated). */
       readonly vaultAddress: string;
       /** With several addresses: each node on its own, for the reachability step. Empty for one address. */
@@ -32,16 +52,23 @@ const TITLES = {
   config: 'configuration',
   reach: 'Vault reachable',
   auth: 'authentication',
+  tokenLife: 'token lifetime',
   capabilities: 'token capabilities',
   key: 'transit key',
   roundTrip: 'encrypt/decrypt round trip',
   socket: 'socket path',
+  healthPort: 'health port',
 } as const;
 type StepId = keyof typeof TITLES;
+type WarningId = InsecureSetup['id'] | 'rootToken' | 'tokenNeverExpires' | 'tokenNotRevoked';
 
 const pass = (step: StepId, detail: string): StepResult => ({ step, title: TITLES[step], status: 'pass', detail });
 const fail = (step: StepId, detail: string, fix: string): StepResult => ({ step, title: TITLES[step], status: 'fail', detail, fix });
 const skip = (step: StepId, because: string): StepResult => ({ step, title: TITLES[step], status: 'skip', detail: because });
+const warn = (step: WarningId | StepId, detail: string, fix: string): StepResult => ({ step, title: step in TITLES ? TITLES[step as StepId] : 'warning', status: 'warn', detail, fix });
+
+/** Long enough for a node to be down overnight without its token expiring, as docs/setup.md recommends. */
+const MIN_TOKEN_PERIOD_SECONDS = 24 * 3600;
 
 /**
  * `vault-kubernetes-kms check`: each step the plugin depends on, in the order
@@ -54,13 +81,15 @@ export async function runDoctor(input: DoctorInput): Promise<StepResult[]> {
     const because = 'the configuration is invalid';
     return [
       fail('config', input.error, 'correct the option named above (vault-kubernetes-kms -help lists every option and its env var)'),
-      ...(['reach', 'auth', 'capabilities', 'key', 'roundTrip', 'socket'] as const).map((s) => skip(s, because)),
+      ...(['reach', 'auth', 'capabilities', 'key', 'roundTrip', 'socket', 'healthPort'] as const).map((s) => skip(s, because)),
     ];
   }
-  const steps: StepResult[] = [pass('config', input.summary)];
+  const steps: StepResult[] = [pass('config', input.summary), ...input.insecure.map((w) => warn(w.id, w.detail, w.fix))];
   steps.push(...(input.vault ? await vaultSteps(input, input.vault) : devSteps()));
-  const socket = await checkSocketPath(input.socketPath, input.forceSocketOverwrite);
+  const socket = await checkSocketPath(input.socketPath, input.forceSocketOverwrite, input.askSocketStatus);
   steps.push(socket.ok ? pass('socket', socket.detail) : fail('socket', socket.detail, socket.fix ?? ''));
+  const health = await checkHealthPort(input.healthPort.host, input.healthPort.port, resolve(input.socketPath));
+  steps.push({ step: 'healthPort', title: TITLES.healthPort, ...health });
   return steps;
 }
 
@@ -89,11 +118,23 @@ function bounded(vault: VaultDiagnosticsPort, ms: number): VaultDiagnosticsPort 
     checkCapabilities: (ctx) => limit('the capability checks', vault.checkCapabilities(ctx)),
     readKey: (ctx) => limit('the key read', vault.readKey(ctx)),
     roundTrip: (plaintext, ctx) => limit('encrypt and decrypt', vault.roundTrip(plaintext, ctx)),
+    revokeLoginToken: (ctx) => limit('the token revocation', vault.revokeLoginToken(ctx)),
   };
 }
 
+/** The Vault steps; the token a login created for them is revoked at the end, whatever happened. */
 async function vaultSteps(input: Extract<DoctorInput, { kind: 'config' }>, unbounded: VaultDiagnosticsPort): Promise<StepResult[]> {
   const vault = bounded(unbounded, input.stepTimeoutMs);
+  const out = await vaultStepsUntilDone(input, vault);
+  try {
+    await vault.revokeLoginToken(input.context());
+  } catch (e) {
+    out.push(warn('tokenNotRevoked', `the token this check logged in with could not be revoked (${messageOf(e)}): it stays valid until its TTL ends`, 'allow "update" on auth/token/revoke-self (Vault\'s default policy does), or revoke it: vault token revoke -accessor <accessor> (vault list auth/token/accessors)'));
+  }
+  return out;
+}
+
+async function vaultStepsUntilDone(input: Extract<DoctorInput, { kind: 'config' }>, vault: VaultDiagnosticsPort): Promise<StepResult[]> {
   const out: StepResult[] = [];
   const rest = (because: string, ...ids: StepId[]) => out.push(...ids.map((s) => skip(s, because)));
 
@@ -105,14 +146,17 @@ async function vaultSteps(input: Extract<DoctorInput, { kind: 'config' }>, unbou
     return out;
   }
 
+  let login: LoginInfo;
   try {
-    const login = await vault.login(input.context());
+    login = await vault.login(input.context());
     out.push(pass('auth', describeLogin(login.method, login.ttlSeconds, login.renewable, login.policies)));
   } catch (e) {
-    out.push(fail('auth', messageOf(e), authFix(input.authMethod, e)));
-    rest('authentication failed', 'capabilities', 'key', 'roundTrip');
+    out.push(fail('auth', authDetail(e, input.authMethod), authFix(input, e)));
+    rest('authentication failed', ...(input.authMethod === 'token' ? (['tokenLife'] as const) : []), 'capabilities', 'key', 'roundTrip');
     return out;
   }
+  if (input.authMethod === 'token') out.push(tokenLifeStep(login, input.tokenFile));
+  out.push(...tokenWarnings(login));
 
   let missing: readonly RequiredCapability[] = [];
   try {
@@ -120,13 +164,20 @@ async function vaultSteps(input: Extract<DoctorInput, { kind: 'config' }>, unbou
     missing = report.missing;
     const how = report.via === 'capabilities-self' ? 'listed by sys/capabilities-self' : 'probed path by path: this token may not call sys/capabilities-self, which only Vault\'s default policy grants';
     const total = vault.requiredCapabilities().length;
+    // Vault checks the policy before it looks for the key: a key that does not exist, or a misspelt -transit-key,
+    // is denied exactly like a key the policy leaves out. When the key may be read, the key step tells instead.
+    const keyDenied = missing.some((m) => m.path === `${input.transitMount}/keys/${input.transitKey}`);
+    const misspelt = keyDenied
+      ? `; or the key "${input.transitKey}" does not exist or is misspelt (a policy for another key denies it the same way)`
+      : '';
+    const rename = keyDenied ? [`or, if "${input.transitKey}" is not the key's name: set -transit-key (VAULT_KMS_TRANSIT_KEY) to the key the policy names (vault list ${input.transitMount}/keys)`] : [];
     out.push(
       missing.length === 0
         ? pass('capabilities', `all ${total} paths the plugin uses are allowed (${how})`)
         : fail(
             'capabilities',
-            `${missing.map((m) => `missing "${m.capability}" on ${m.path} (to ${m.purpose})`).join('; ')} (${how})`,
-            ["add to the token's policy:", ...missing.map((m) => `path "${m.path}" { capabilities = ["${m.capability}"] }`)].join('\n'),
+            `${missing.map((m) => `missing "${m.capability}" on ${m.path} (to ${m.purpose})`).join('; ')} (${how})${misspelt}`,
+            ["add to the token's policy:", ...missing.map((m) => `path "${m.path}" { capabilities = ["${m.capability}"] }`), ...rename].join('\n'),
           ),
     );
   } catch (e) {
@@ -136,7 +187,7 @@ async function vaultSteps(input: Extract<DoctorInput, { kind: 'config' }>, unbou
   const keyPath = `${input.transitMount}/keys/${input.transitKey}`;
   const lacks = (suffix: string) => missing.find((m) => m.path === `${input.transitMount}/${suffix}/${input.transitKey}`);
   if (lacks('keys')) {
-    rest(`the token may not read ${keyPath}`, 'key', 'roundTrip');
+    rest(`the token may not read ${keyPath}: the policy does not allow it, or the key does not exist under that name`, 'key', 'roundTrip');
     return out;
   }
   const key = await keyStep(input, vault);
@@ -222,15 +273,71 @@ function describeLogin(method: string, ttl: number, renewable: boolean, policies
   return `${method} login succeeded; the token ${life}; policies: ${policies.length > 0 ? policies.join(', ') : '(none)'}`;
 }
 
-function authFix(method: string, e: unknown): string {
+/** The periodic orphan token docs/setup.md creates, written where this configuration reads it. */
+function periodicTokenCommand(policies: readonly string[], tokenFile: string | undefined): string {
+  const named = policies.filter((p) => p !== 'default' && p !== 'root');
+  const flags = (named.length > 0 ? named : ['kms']).map((p) => `-policy=${p}`).join(' ');
+  const file = tokenFile ?? '/opt/kms/token';
+  return (
+    `vault token create -orphan ${flags} -period=24h -field=token | install -o 65532 -g 65532 -m 0400 /dev/stdin ${file}` +
+    ` (bao token create on OpenBao; the plugin reads -token-file again at every login${tokenFile ? '' : ': give it -token-file=' + file})`
+  );
+}
+
+/**
+ * Token auth cannot get a new token: one that will die takes the plugin down
+ * with it. A failure, not a warning: it breaks the cluster later for certain.
+ */
+function tokenLifeStep(login: LoginInfo, tokenFile: string | undefined): StepResult {
+  if (login.ttlSeconds < 0) return skip('tokenLife', 'the token may not look itself up');
+  if (login.ttlSeconds === 0) return pass('tokenLife', 'the token never expires (see the warning below)');
+  const fix = `create a periodic orphan token: ${periodicTokenCommand(login.policies, tokenFile)}`;
+  const dies = 'and token auth cannot get a new one: Encrypt, Decrypt and Status fail from then on';
+  if (login.explicitMaxTtlSeconds > 0) {
+    return fail('tokenLife', `the token has an explicit maximum TTL (${formatSeconds(login.explicitMaxTtlSeconds)} from its creation): no renewal passes it, ${dies}`, fix);
+  }
+  if (login.periodSeconds === 0) {
+    return fail('tokenLife', `the token is not periodic: it dies at its maximum TTL however often it is renewed (TTL now ${formatSeconds(login.ttlSeconds)}${login.renewable ? '' : ', NOT renewable'}), ${dies}`, fix);
+  }
+  if (login.periodSeconds < MIN_TOKEN_PERIOD_SECONDS) {
+    return fail('tokenLife', `the token's period is ${formatSeconds(login.periodSeconds)}: a plugin stopped for longer (a node down overnight) finds it expired, ${dies}`, fix);
+  }
+  return pass('tokenLife', `periodic (period ${formatSeconds(login.periodSeconds)}), no maximum TTL: the plugin keeps it alive by renewing it`);
+}
+
+/** What the login shows that works but should not be: warnings, not failures. */
+function tokenWarnings(login: LoginInfo): StepResult[] {
+  if (login.policies.includes('root')) {
+    return [warn('rootToken', 'the token has the root policy: it may do anything in Vault, and it never expires', 'give the plugin a token (or role) with only the kms policy (manifests/kms-policy.hcl), and revoke the root token')];
+  }
+  if (login.ttlSeconds === 0) {
+    return [warn('tokenNeverExpires', 'the token never expires: if it leaks, it stays valid until someone revokes it', `use a periodic token instead: ${periodicTokenCommand(login.policies, undefined)}`)];
+  }
+  return [];
+}
+
+function authDetail(e: unknown, method: string): string {
+  if (e instanceof LoginRefusedError && e.refusal === 'wrong-credential') {
+    const locked = method === 'approle' ? 'the role ID' : 'the user';
+    return `${e.message}; check tried once and stops: repeated failed logins, by check or by the plugin on every node, lock ${locked} for every node (user_lockout: 5 failures lock it for 15 minutes by default)`;
+  }
+  return messageOf(e);
+}
+
+function authFix(input: Extract<DoctorInput, { kind: 'config' }>, e: unknown): string {
+  const method = input.authMethod;
   const invalid = e instanceof KmsError && e.tokenInvalid;
   if (method === 'token') {
     return invalid
-      ? 'give a valid token with -token-file (VAULT_KMS_TOKEN_FILE) or -token (VAULT_KMS_VAULT_TOKEN); create one with: vault token create -policy=kms'
+      ? `give a valid token with -token-file (VAULT_KMS_TOKEN_FILE) or -token (VAULT_KMS_VAULT_TOKEN): ${periodicTokenCommand([], input.tokenFile)}`
       : 'check -token / -token-file (VAULT_KMS_VAULT_TOKEN, VAULT_KMS_TOKEN_FILE)';
   }
+  const locked = e instanceof LoginRefusedError && e.refusal === 'locked-out';
   if (method === 'approle') {
-    return 'check -approle-role-id and the secret ID (-approle-secret-id-file or -approle-secret-id) and -approle-mount; issue a new one with: vault write -f auth/approle/role/<role>/secret-id';
+    if (locked) {
+      return `wait for the lockout to end, or unlock the role ID: vault write -f sys/locked-users/$(vault read -field=accessor sys/auth/${input.approle?.mount ?? 'approle'})/unlock/${input.approle?.roleId ?? '<role ID>'} (bao on OpenBao; vault read sys/locked-users lists what is locked); then fix the secret ID of every node that still sends a wrong one`;
+    }
+    return `check -approle-role-id and the secret ID (-approle-secret-id-file or -approle-secret-id) and -approle-mount before running check again; issue a new secret ID with: vault write -f auth/${input.approle?.mount ?? 'approle'}/role/<role>/secret-id`;
   }
   if (method === 'userpass') return 'check -userpass-username, the password (-userpass-password-file or -userpass-password) and -userpass-mount';
   if (method === 'cert') return 'check -cert-file / -cert-key (or -cert-pem): a certificate the cert auth method trusts, -cert-role and -cert-mount; cert auth needs an https:// address';

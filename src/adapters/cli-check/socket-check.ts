@@ -3,6 +3,9 @@ import { access, lstat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, resolve } from 'node:path';
 
+/** What a KMS plugin's Status (v2) or Version (v1beta1) answered, or why it did not. */
+export type SocketStatusAnswer = { readonly answered: true; readonly text: string } | { readonly answered: false; readonly error: string };
+
 export interface SocketVerdict {
   readonly ok: boolean;
   readonly detail: string;
@@ -12,10 +15,10 @@ export interface SocketVerdict {
 /**
  * Whether the plugin could serve at `path`, judged the way it decides at
  * start-up, without changing anything: the doctor never creates, removes or
- * replaces a file. A live listener is asked nothing but whether it accepts a
- * connection.
+ * replaces a file. A live listener is asked its KMS Status: a plugin that
+ * answers is the one already serving (check run beside it), which passes.
  */
-export async function checkSocketPath(path: string, forceOverwrite: boolean): Promise<SocketVerdict> {
+export async function checkSocketPath(path: string, forceOverwrite: boolean, askStatus?: (path: string) => Promise<SocketStatusAnswer>): Promise<SocketVerdict> {
   const full = resolve(path);
   const dir = dirname(full);
   const dirStat = await lstatOrUndefined(dir);
@@ -32,7 +35,12 @@ export async function checkSocketPath(path: string, forceOverwrite: boolean): Pr
   if (st.isSocket()) {
     const answer = await probe(full);
     if (answer === 'listening') {
-      return fail(`a process is already listening on ${full} (another vault-kubernetes-kms?)`, 'stop the running plugin first, or give this one another -socket (VAULT_KMS_SOCKET)');
+      const status = askStatus ? await askStatus(full) : { answered: false as const, error: 'not asked' };
+      if (status.answered) return { ok: true, detail: `a KMS plugin is already serving ${full} and answers Status (${status.text}): checked beside the running plugin` };
+      return fail(
+        `a process is listening on ${full} but does not answer as a KMS plugin (${status.error}); the plugin would not start there`,
+        'stop that process, or give this plugin another -socket (VAULT_KMS_SOCKET)',
+      );
     }
     if (answer === 'ECONNREFUSED') return { ok: true, detail: `${full}: a stale socket nobody listens on; the plugin will replace it` };
     return fail(`cannot tell whether the socket at ${full} is stale (connecting gave ${answer}); the plugin keeps it`, `if no plugin runs, remove ${full} yourself`);

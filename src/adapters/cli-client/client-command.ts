@@ -1,5 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 
 /** The socket client the composition root hands in (the gRPC adapter's KmsSocketClient). */
@@ -161,6 +162,11 @@ async function socketProblem(path: string): Promise<string | undefined> {
   const st = await lstat(path).catch((e: NodeJS.ErrnoException) => e);
   if (st instanceof Error) {
     if ((st as NodeJS.ErrnoException).code === 'ENOENT') return `no socket at ${path}: is the plugin running, and is -socket (VAULT_KMS_SOCKET) the path it serves?`;
+    if ((st as NodeJS.ErrnoException).code === 'EACCES') {
+      const dir = await lstat(dirname(path)).catch(() => undefined);
+      const owner = dir ? `, mode ${modeOf(dir.mode)}, owned by uid ${dir.uid} gid ${dir.gid}` : '';
+      return `permission denied looking into ${dirname(path)}${owner}: this user (uid ${process.getuid?.() ?? '?'}) may not enter it; ${runAs(dir?.uid)}`;
+    }
     return `cannot look at ${path}: ${(st as NodeJS.ErrnoException).code ?? 'error'}`;
   }
   if (!st.isSocket()) return `${path} is not a socket`;
@@ -175,8 +181,19 @@ async function socketProblem(path: string): Promise<string | undefined> {
   });
   if (probe === 'ok') return undefined;
   if (probe === 'ECONNREFUSED') return `nothing is listening on ${path} (a socket left behind: the plugin is not running)`;
-  if (probe === 'EACCES') return `permission denied connecting to ${path}: run as the socket's owner or a member of its group (see -socket-mode)`;
+  if (probe === 'EACCES') {
+    return `permission denied connecting to ${path}: the socket is mode ${modeOf(st.mode)}, owned by uid ${st.uid} gid ${st.gid}, and this user is uid ${process.getuid?.() ?? '?'}; ${runAs(st.uid)}, or a member of gid ${st.gid} if -socket-mode lets the group in`;
+  }
   return `cannot connect to ${path}: ${probe}`;
+}
+
+function modeOf(mode: number): string {
+  return `0${(mode & 0o7777).toString(8)}`;
+}
+
+/** How to run as the user the plugin runs as (65532 in the manifests). */
+function runAs(uid: number | undefined): string {
+  return uid === undefined ? 'run as the user the plugin runs as, or root' : `run as that user or root: sudo -u '#${uid}' vault-kubernetes-kms client ...`;
 }
 
 function describeFailure(e: unknown, args: ClientArgs): string {

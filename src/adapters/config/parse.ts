@@ -21,6 +21,8 @@ const DEV_SOCKET = 'unix://.dev/vaultkms.socket';
 export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
   const { tokens, positional } = normalizeGoArgs(argv);
   if (positional.length > 0) {
+    const bareBoolean = booleanWithSpacedValue(argv[argv.length - positional.length - 1], positional[0]);
+    if (bareBoolean) throw new ConfigError(bareBoolean);
     // Never echoed: `-token= s.SECRET` makes the secret a stray argument, and stderr ends up in the container log.
     const at = argv.length - positional.length + 1;
     throw new ConfigError(`unexpected argument at position ${at} (value not shown): options are given as -name=value, with no space after "="`);
@@ -45,6 +47,18 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
     }
   }
   return { kind: 'run', config: buildConfig(raw, env) };
+}
+
+/**
+ * `-debug false`: in Go flag syntax a bare boolean flag means true and stops
+ * there, so "false" is a stray argument. Said as such, naming the flag and
+ * its env var; only a boolean word is echoed, never another value.
+ */
+function booleanWithSpacedValue(flagArg: string | undefined, value: string): string | undefined {
+  const name = /^--?([a-z0-9-]+)$/.exec(flagArg ?? '')?.[1];
+  const spec = name ? OPTIONS.find((o) => o.flag === name) : undefined;
+  if (!spec || spec.type !== 'boolean' || parseGoBool(value) === undefined) return undefined;
+  return `${describeOption(spec.flag)} is a boolean: write -${spec.flag}=${value} (Go flag syntax; a bare -${spec.flag} means true, and the "${value}" after a space is not read as its value)`;
 }
 
 function buildParser(tokens: string[]) {
@@ -180,7 +194,8 @@ function oneCredential(value: string | undefined, fileValue: string | undefined,
   if (!value || !fileValue) return value;
   const from = source(flag) ?? `-${flag}`;
   if (VAULT_CLIENT_FALLBACKS.has(from)) {
-    notices.push(`${from} is set but -${fileFlag} (${source(fileFlag)}) is used; ${from} is ignored`);
+    const fileFrom = source(fileFlag) ?? `-${fileFlag}`;
+    notices.push(`${from} is set but ${fileFrom === `-${fileFlag}` ? fileFrom : `-${fileFlag} (${fileFrom})`} is used; ${from} is ignored`);
     return undefined;
   }
   return fail(fileFlag, `conflicts with -${flag} (set by ${from}): give one of them, not both`);

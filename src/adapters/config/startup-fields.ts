@@ -21,9 +21,14 @@ export function startupFields(c: PluginConfig, version: string): Record<string, 
     'token-renewal': c.tokenRenewalSeconds,
     'disable-v1': !c.enableV1,
     'disable-v2': !c.enableV2,
-    ...(auth.method === 'token' ? { 'vault-token-set': Boolean(auth.token), 'token-file': auth.tokenFile ?? '' } : {}),
+    ...(auth.method === 'token' ? { 'vault-token-set': whetherSet(auth.token, auth.tokenFile, '-token-file'), 'token-file': auth.tokenFile ?? '' } : {}),
     ...(auth.method === 'approle'
-      ? { 'approle-mount': auth.mount, 'approle-role-id': auth.roleId, 'approle-secret-id-set': Boolean(auth.secretId), 'approle-secret-id-file': auth.secretIdFile ?? '' }
+      ? {
+          'approle-mount': auth.mount,
+          'approle-role-id': auth.roleId,
+          'approle-secret-id-set': whetherSet(auth.secretId, auth.secretIdFile, '-approle-secret-id-file'),
+          'approle-secret-id-file': auth.secretIdFile ?? '',
+        }
       : {}),
     ...authMethodStartupFields(auth),
   };
@@ -33,7 +38,12 @@ export function startupFields(c: PluginConfig, version: string): Record<string, 
 function authMethodStartupFields(auth: PluginConfig['auth']): Record<string, unknown> {
   switch (auth.method) {
     case 'userpass':
-      return { 'userpass-mount': auth.mount, 'userpass-username': auth.username, 'userpass-password-set': Boolean(auth.password), 'userpass-password-file': auth.passwordFile ?? '' };
+      return {
+        'userpass-mount': auth.mount,
+        'userpass-username': auth.username,
+        'userpass-password-set': whetherSet(auth.password, auth.passwordFile, '-userpass-password-file'),
+        'userpass-password-file': auth.passwordFile ?? '',
+      };
     case 'cert':
       return {
         'cert-mount': auth.mount,
@@ -54,4 +64,10 @@ function authMethodStartupFields(auth: PluginConfig['auth']): Record<string, unk
     default:
       return {};
   }
+}
+
+/** true (given as a flag or env var), "from <file flag>" (read from the file at every login), or false. */
+function whetherSet(value: string | undefined, file: string | undefined, fileFlag: string): boolean | string {
+  if (value) return true;
+  return file ? `from ${fileFlag}` : false;
 }

@@ -3,6 +3,7 @@ import type { AuthStrategyPort } from '../../ports/auth.port';
 import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import {
+  LoginRefusedError,
   VaultUnreachableError,
   type CapabilityReport,
   type LoginInfo,
@@ -29,6 +30,8 @@ const lookupBody = z.object({
     ttl: z.coerce.number().int(),
     renewable: z.boolean().default(false),
     policies: z.array(z.string()).nullable().default([]),
+    period: z.coerce.number().int().nullable().default(0),
+    explicit_max_ttl: z.coerce.number().int().nullable().default(0),
   }),
 });
 
@@ -60,6 +63,8 @@ const PROBE_BODY: Record<string, unknown> = {
 export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
   private readonly transit: VaultTransitAdapter;
   private readonly required: readonly RequiredCapability[];
+  /** Whose token login() left in use: the operator's ('given') or one the login created. */
+  private loggedIn: 'given' | 'created' | undefined;
 
   constructor(
     private readonly http: VaultHttpClient,
@@ -93,16 +98,40 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
   }
 
   async login(ctx: CallContext): Promise<LoginInfo> {
-    const token = await this.auth.login(ctx);
+    let token: string;
+    try {
+      token = await this.auth.login(ctx);
+    } catch (e) {
+      throw asLoginRefusal(e);
+    }
     this.http.setToken(token);
+    // Token auth hands over the operator's token: only a token a login created here is check's to revoke.
+    this.loggedIn = this.auth.method === 'token' ? 'given' : 'created';
     const op: VaultOperation = { what: 'token lookup', path: 'auth/token/lookup-self', capability: 'read' };
     const res = await this.http.request('GET', op.path, undefined, ctx);
     // A token without lookup-self still logged in; the capabilities step names what it lacks.
     if (res.status === 403 && classifyVaultError(403, errorsOf(res), op).missingCapability) {
-      return { method: this.auth.method, ttlSeconds: -1, renewable: false, policies: [] };
+      return { method: this.auth.method, ttlSeconds: -1, renewable: false, policies: [], periodSeconds: 0, explicitMaxTtlSeconds: 0 };
     }
     const { data } = parseOk(res, lookupBody, op);
-    return { method: this.auth.method, ttlSeconds: data.ttl, renewable: data.renewable, policies: data.policies ?? [] };
+    return {
+      method: this.auth.method,
+      ttlSeconds: data.ttl,
+      renewable: data.renewable,
+      policies: data.policies ?? [],
+      periodSeconds: data.period ?? 0,
+      explicitMaxTtlSeconds: data.explicit_max_ttl ?? 0,
+    };
+  }
+
+  async revokeLoginToken(ctx: CallContext): Promise<'revoked' | 'not-created-here' | 'no-login'> {
+    if (this.loggedIn === undefined) return 'no-login';
+    if (this.loggedIn === 'given') return 'not-created-here';
+    const op: VaultOperation = { what: 'revocation of the token check logged in with', path: 'auth/token/revoke-self', capability: 'update' };
+    const res = await this.http.request('POST', op.path, {}, ctx);
+    if (res.status !== 204 && res.status !== 200) throw classifyVaultError(res.status, errorsOf(res), op);
+    this.loggedIn = undefined;
+    return 'revoked';
   }
 
   requiredCapabilities(): readonly RequiredCapability[] {
@@ -167,6 +196,17 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
 function probeKind(path: string, mount: string): string {
   if (path === 'auth/token/renew-self') return 'renew-self';
   return path.slice(mount.length + 1).split('/')[0];
+}
+
+/**
+ * The AppRole and userpass strategies' refusals (their own texts) as the
+ * doctor's two cases: a wrong credential, or a role or user locked out.
+ */
+function asLoginRefusal(e: unknown): unknown {
+  if (!(e instanceof KmsError) || e.kind !== 'permission-denied') return e;
+  if (/user lockout after repeated failed logins/.test(e.message)) return new LoginRefusedError('locked-out', e.message);
+  if (/invalid role or secret ID|rejected this secret ID|refused this password|HTTP 400/.test(e.message)) return new LoginRefusedError('wrong-credential', e.message);
+  return e;
 }
 
 /** A failed sys/health request as the reason the doctor can name a fix for. */
