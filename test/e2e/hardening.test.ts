@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -415,5 +415,97 @@ describe('gRPC requests (issue 10 items 7 and 11)', () => {
     const enc = await c.encrypt(Buffer.alloc(32, 1));
     assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, 1));
     c.close();
+  });
+});
+
+/** A local user's process holding a TCP port on 127.0.0.1 and answering every HTTP request with `body`. */
+async function squatHealthPort(body: string): Promise<{ port: number; server: Server; close: () => Promise<void> }> {
+  const server: Server = createServer((s) => {
+    s.on('data', () => s.end(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { port, server, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('round 3 (issue 22 part B): a local user against the process', () => {
+  it('a squatter on the health port never stops the socket: gRPC serves, the log says the probes are not ours, and the port is ours once the squatter leaves', async () => {
+    const squatter = await squatHealthPort('squatter says ok\n');
+    const dir = tempSocketDir();
+    const socket = join(dir, 'vaultkms.socket');
+    const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, `-health-port=127.0.0.1:${squatter.port}`]));
+    let squatterOpen = true;
+    try {
+      await p.waitForSocket(socket);
+      const c = new KmsTestClient(socket);
+      const st = await eventually(() => c.status(), (s) => s.healthz === 'ok', 15_000);
+      assert.equal(st.version, 'v2');
+      const enc = await c.encrypt(Buffer.alloc(32, 9));
+      assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, 9));
+      c.close();
+      const line = await p.waitForLog((l) => l.level === 'error' && typeof l.message === 'string' && l.message.startsWith('the health port is held by another process'));
+      assert.equal(line.health_port, `127.0.0.1:${squatter.port}`);
+      assert.equal(line.error, 'EADDRINUSE');
+      assert.equal(await (await fetch(`http://127.0.0.1:${squatter.port}/live`)).text(), 'squatter says ok\n', 'the squatter answers while it holds the port');
+      assert.ok(isAlive(p.pid as number));
+      await squatter.close();
+      squatterOpen = false;
+      // The retry waits at most 10 s between attempts.
+      const live = await eventually(() => fetch(`http://127.0.0.1:${squatter.port}/live`).then(async (r) => `${r.status} ${await r.text()}`), (t) => t === '200 ok\n', 20_000, 250);
+      assert.equal(live, '200 ok\n');
+      const bound = await p.waitForLog((l) => l.message === 'health endpoints listening');
+      assert.equal(bound.level, 'warn');
+      assert.ok((bound.failed_attempts as number) >= 1, JSON.stringify(bound));
+      const metrics = await (await fetch(`http://127.0.0.1:${squatter.port}/metrics`)).text();
+      assert.match(metrics, /^vault_kubernetes_kms_health_port_bind_failures_total [1-9]\d*$/m);
+      assert.match(metrics, /^vault_kubernetes_kms_health_port_bound 1$/m);
+    } finally {
+      if (squatterOpen) await squatter.close();
+    }
+  });
+
+  it('a secret given as a flag is gone from /proc/<pid>/cmdline once the plugin runs, with a warning naming the file form', async () => {
+    vault.reset();
+    const token = vault.kmsToken;
+    const { p } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${token}`]);
+    const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8');
+    assert.ok(!cmdline.includes(token), 'the token is not in the command line other users read');
+    assert.match(cmdline, /^vault-kubernetes-kms .*-token=\[hidden\]/);
+    assert.match(cmdline, new RegExp(`-vault-address=${vault.url.replace(/[.]/g, '\\.')}`), 'the other flags stay readable');
+    const warning = await p.waitForLog((l) => l.level === 'warn' && l.flag === '-token');
+    assert.equal(warning.instead, '-token-file');
+    assert.match(warning.message as string, /\/proc\/<pid>\/cmdline/);
+  });
+
+  it('a core dump (SIGABRT, core size unlimited) holds no Vault token: memory is left out of it', async (t) => {
+    vault.reset();
+    const token = vault.kmsToken;
+    const dir = tempSocketDir();
+    const socket = join(dir, 'vaultkms.socket');
+    // cwd is where a relative core_pattern ("core", the kernel's default) writes the dump.
+    const p = plugins.adopt(new PluginProcess([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${token}`, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-health-check-interval=1s'], {}, dir, undefined, { launcher: ['prlimit', '--core=unlimited', '--'] }));
+    await p.waitForSocket(socket);
+    const c = new KmsTestClient(socket);
+    await eventually(() => c.status(), (s) => s.healthz === 'ok', 15_000);
+    c.close();
+    const filter = readFileSync(`/proc/${p.pid}/coredump_filter`, 'utf8').trim();
+    assert.match(readFileSync(`/proc/${p.pid}/limits`, 'utf8'), /^Max core file size\s+unlimited/m, 'the test really allows a core');
+    const pattern = readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim();
+    p.signal('SIGABRT');
+    await p.exited;
+    if (pattern.startsWith('|') || pattern.includes('/')) {
+      t.diagnostic(`core_pattern is ${pattern}: the dump goes where this test cannot read it; checked coredump_filter only`);
+    } else {
+      const cores = readdirSync(dir).filter((f) => f.startsWith(pattern.split('%')[0]));
+      assert.ok(cores.length > 0, `a core file was written in ${dir}: ${readdirSync(dir).join(', ')}`);
+      for (const f of cores) {
+        const dump = readFileSync(join(dir, f));
+        t.diagnostic(`${f}: ${dump.length} bytes`);
+        rmSync(join(dir, f)); // before asserting: a failing run must not leave a token on disk
+        assert.equal(dump.indexOf(token), -1, `${f} (${dump.length} bytes) holds the token`);
+      }
+    }
+    assert.equal(filter, '00000000', 'no mapping is dumped');
   });
 });
