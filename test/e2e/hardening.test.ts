@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Metadata, credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { KMS_V2_SERVICE } from '../../src/adapters/grpc/kms-messages';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
@@ -373,6 +374,42 @@ describe('gRPC requests (issue 10 items 7 and 11)', () => {
     const c = new KmsTestClient(socket);
     const enc = await c.encrypt(Buffer.alloc(32, 7));
     assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, 7));
+    c.close();
+  });
+
+  it('refuses before reading beyond the in-flight bound: 2,000 concurrent Decrypts of 92 KB over 8 connections while Vault hangs get RESOURCE_EXHAUSTED or their deadline, and the plugin stays up and serves', async (t) => {
+    vault.reset();
+    const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`]);
+    vault.addFault({ path: 'transit/decrypt', kind: 'hang' });
+    const ciphertext = Buffer.from(`vault:v1:${randomBytes(69_000).toString('base64')}`);
+    const Ctor = makeGenericClientConstructor(KMS_V2_SERVICE, 'KeyManagementService');
+    // Eight connections (a local subchannel pool each), 250 calls on each: below the 256 streams one connection may open.
+    const conns = Array.from({ length: 8 }, () => new Ctor(`unix:${socket}`, credentials.createInsecure(), { 'grpc.default_authority': 'localhost', 'grpc.use_local_subchannel_pool': 1 }) as Client & Record<string, (req: unknown, md: Metadata, o: { deadline: number }, cb: (e: ServiceError | null) => void) => void>);
+    const outcomes = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) =>
+        new Promise<ServiceError | null>((resolve) =>
+          conns[i % 8].Decrypt({ ciphertext, key_id: '1', uid: `flood-${i}`, annotations: {} }, new Metadata(), { deadline: Date.now() + 8000 }, (e) => resolve(e)),
+        ),
+      ),
+    );
+    conns.forEach((c) => c.close());
+    vault.clearFaults();
+    const byDetail = new Map<string, number>();
+    for (const e of outcomes) {
+      // DEADLINE_EXCEEDED details carry the client's timings: the code alone groups them.
+      const key = !e ? 'OK' : e.code === status.DEADLINE_EXCEEDED ? 'DEADLINE_EXCEEDED' : `${status[e.code]}: ${e.details}`;
+      byDetail.set(key, (byDetail.get(key) ?? 0) + 1);
+    }
+    const seen = JSON.stringify([...byDetail]);
+    t.diagnostic(`peak RSS ${(rssKiB(p.pid as number, 'VmHWM') / 1024).toFixed(0)} MiB; ${seen}`);
+    assert.deepEqual(outcomes.filter((e) => e?.code !== status.RESOURCE_EXHAUSTED && e?.code !== status.DEADLINE_EXCEEDED), [], seen);
+    const refusedUnread = outcomes.filter((e) => e?.code === status.RESOURCE_EXHAUSTED && e.details.includes('refused before reading this one')).length;
+    assert.ok(refusedUnread > 1000, `most calls are refused before their 92 KB are read: ${seen}`);
+    assert.ok(isAlive(p.pid as number));
+    await p.waitForLog((l) => l.message === 'too much work in flight; answering RESOURCE_EXHAUSTED before reading new requests until some finishes');
+    const c = new KmsTestClient(socket);
+    const enc = await c.encrypt(Buffer.alloc(32, 8));
+    assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, 8));
     c.close();
   });
 
