@@ -1,5 +1,7 @@
 // First: signal listeners exist before any other module loads (SIGUSR1 must never open the inspector).
 import { processSignals, type ControlSignal } from './adapters/runtime/process-signals';
+// Second: credentials given as flags leave the process title, and memory leaves core dumps, before the rest loads.
+import { earlyExposure, type EarlyExposure } from './adapters/runtime/early-exposure';
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
@@ -7,7 +9,7 @@ import pkg from '../package.json';
 import { checkCommand, type ComposedCheck } from './adapters/cli-check/check-command';
 import { clientCommand } from './adapters/cli-client/client-command';
 import { ConfigError, type PluginConfig } from './adapters/config/config';
-import { OPTION_BY_FLAG, OPTIONS } from './adapters/config/options';
+import { OPTION_BY_FLAG } from './adapters/config/options';
 import { checkConfiguredFiles, parseConfig } from './adapters/config/parse';
 import { parseDurationMs, parseSocketUrl } from './adapters/config/values';
 import { startupFields } from './adapters/config/startup-fields';
@@ -20,7 +22,7 @@ import { SecretRedactor } from './adapters/logging/secret-redactor';
 import { WinstonLogger } from './adapters/logging/winston-logger';
 import { PrometheusMetrics } from './adapters/metrics/prometheus-metrics';
 import { PeriodicTask } from './adapters/runtime/periodic-task';
-import { excludeMemoryFromCoreDumps, findSecretArguments, hideSecretArguments, type FlagKinds } from './adapters/runtime/process-exposure';
+import { SECRET_FLAGS, findSecretArguments } from './adapters/runtime/process-exposure';
 import { AppRoleAuthStrategy } from './adapters/vault/auth/approle-auth';
 import { CertAuthStrategy } from './adapters/vault/auth/cert-auth';
 import { SpiffeJwtSource } from './adapters/spiffe/spiffe-jwt-source';
@@ -65,17 +67,9 @@ interface Plugin {
   close(): Promise<void>;
 }
 
-/** What the entry point did to keep secrets out of the process list and core dumps, for the start-up log. */
-export interface ProcessExposure {
-  /** The error code when /proc/self/coredump_filter could not be set; undefined when it was. */
-  readonly coreDumpFilterError: string | undefined;
-}
+/** What start-up did to keep secrets out of the process list and core dumps, for the start-up log. */
+export type ProcessExposure = EarlyExposure;
 
-/** Options whose value is a credential: hidden from the process title, and warned about when given as flags. */
-const SECRET_FLAGS: FlagKinds = {
-  secret: new Set(OPTIONS.filter((o) => o.secret).map((o) => o.flag)),
-  takesValue: (name) => OPTION_BY_FLAG.get(name)?.type !== 'boolean' && OPTION_BY_FLAG.has(name),
-};
 
 /** Runs the plugin until SIGTERM/SIGINT. Resolves to the process exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, exposure: ProcessExposure = { coreDumpFilterError: 'not attempted' }): Promise<number> {
@@ -559,17 +553,12 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  // Before anything else can fail and dump core, and as early as the imports allow for the process title.
-  const coreDumpFilterError = excludeMemoryFromCoreDumps();
-  const args = process.argv.slice(2);
-  if (args[0] === 'check') hideSecretArguments('vault-kubernetes-kms check', args.slice(1), SECRET_FLAGS);
-  else if (args[0] !== 'client') hideSecretArguments('vault-kubernetes-kms', args, SECRET_FLAGS);
   process.on('uncaughtException', (e) => {
     // Never print an arbitrary error object: it could carry request data.
     process.stderr.write(`vault-kubernetes-kms: fatal: ${e?.name ?? 'Error'}: ${String(e?.message ?? '').slice(0, 200)}\n`);
     process.exit(1);
   });
-  main(args, process.env, { coreDumpFilterError }).then(
+  main(process.argv.slice(2), process.env, earlyExposure).then(
     (code) => process.exit(code),
     (e) => {
       process.stderr.write(`vault-kubernetes-kms: fatal: ${(e as Error)?.message ?? 'unknown error'}\n`);

@@ -7,14 +7,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
  * collector can read, with the whole heap, the Vault token included).
  */
 
+/**
+ * The flags whose value is a credential: the `secret: true` options of the
+ * configuration's table (a unit test keeps the two equal; this module cannot
+ * import the config adapter, and runs before it loads).
+ */
+export const SECRET_FLAGS: ReadonlySet<string> = new Set(['token', 'approle-secret-id', 'userpass-password']);
+
 /** Shown instead of a secret flag's value in the process title. */
 export const HIDDEN_VALUE = '[hidden]';
-
-/** What the argument parser knows of the flags: which hold secrets, and which take a value (`-f v`). */
-export interface FlagKinds {
-  readonly secret: ReadonlySet<string>;
-  takesValue(name: string): boolean;
-}
 
 export interface SecretArguments {
   /** The secret flags given on the command line, by name (without dashes), in order, once each. */
@@ -25,38 +26,29 @@ export interface SecretArguments {
 
 /**
  * Finds the values of secret flags in Go-flag syntax (`-f=v`, `--f=v`, `-f v`).
- * Parsing stops at `--` or the first non-flag, as Go's does; a secret given
- * as a stray argument after that (`-token= s.SECRET`) is hidden too, since
- * everything after that point is masked.
+ * Other arguments are kept as they are, except everything after `--`, and the
+ * argument after an empty `-token=` (the stray secret of `-token= s.SECRET`).
  */
-export function findSecretArguments(argv: readonly string[], kinds: FlagKinds): SecretArguments {
+export function findSecretArguments(argv: readonly string[], secretFlags: ReadonlySet<string>): SecretArguments {
   const flags: string[] = [];
   const masked: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--' || !arg.startsWith('-') || arg === '-') {
-      // Past the flags nothing is interpreted; hide it all rather than guess (the plugin refuses them anyway).
-      masked.push(...argv.slice(i).map(() => HIDDEN_VALUE));
+    if (arg === '--') {
+      masked.push(arg, ...argv.slice(i + 1).map(() => HIDDEN_VALUE));
       break;
     }
-    const body = arg.replace(/^--?/, '');
-    const eq = body.indexOf('=');
-    const name = eq < 0 ? body : body.slice(0, eq);
-    if (!kinds.secret.has(name)) {
+    const m = /^(--?)([^=]+)(=(.*))?$/s.exec(arg);
+    if (!m || !secretFlags.has(m[2])) {
       masked.push(arg);
-      // `-flag value`: the value is not a stray argument.
-      if (eq < 0 && kinds.takesValue(name) && i + 1 < argv.length) masked.push(argv[++i]);
       continue;
     }
-    if (!flags.includes(name)) flags.push(name);
-    if (eq >= 0) {
-      masked.push(`${arg.slice(0, arg.length - body.length)}${name}=${HIDDEN_VALUE}`);
-    } else {
-      masked.push(arg);
-      if (i + 1 < argv.length) {
-        masked.push(HIDDEN_VALUE);
-        i++;
-      }
+    if (!flags.includes(m[2])) flags.push(m[2]);
+    masked.push(m[3] === undefined ? arg : `${m[1]}${m[2]}=${HIDDEN_VALUE}`);
+    // `-f v`, and `-f= v` (a space after "="): the next argument is the secret.
+    if ((m[3] === undefined || m[4] === '') && i + 1 < argv.length) {
+      masked.push(HIDDEN_VALUE);
+      i++;
     }
   }
   return { flags, masked };
@@ -69,8 +61,8 @@ export function findSecretArguments(argv: readonly string[], kinds: FlagKinds): 
  * copy. The secret was readable from exec until this runs: the warning at
  * start-up says so and names the file form.
  */
-export function hideSecretArguments(programName: string, argv: readonly string[], kinds: FlagKinds): SecretArguments {
-  const found = findSecretArguments(argv, kinds);
+export function hideSecretArguments(programName: string, argv: readonly string[], secretFlags: ReadonlySet<string>): SecretArguments {
+  const found = findSecretArguments(argv, secretFlags);
   if (found.flags.length > 0 || found.masked.some((a) => a === HIDDEN_VALUE)) process.title = [programName, ...found.masked].join(' ');
   return found;
 }
