@@ -81,11 +81,6 @@ export class HealthHttpServer {
     attempt();
   }
 
-  /** Serving the endpoints on the configured port (false while another process holds it). */
-  isListening(): boolean {
-    return this.server !== undefined;
-  }
-
   async start(): Promise<AddressInfo> {
     const server = createServer(
       { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
