@@ -1,3 +1,4 @@
+import { constants as http2, type Http2Stream } from 'node:http2';
 import { Metadata, status, type ServerInterceptingCall, type ServerInterceptingCallInterface, type ServerInterceptor } from '@grpc/grpc-js';
 import type { LoggerPort } from '../../ports/logger.port';
 import type { InFlightLimit } from './in-flight-limit';
@@ -57,6 +58,7 @@ class AdmittedCall implements ServerInterceptingCallInterface {
       this.state = 'ended';
       if (this.limit.shouldReport(this.now())) this.log.warn('too much work in flight; answering RESOURCE_EXHAUSTED before reading new requests until some finishes');
       this.next.sendStatus({ code: status.RESOURCE_EXHAUSTED, details: READ_REFUSED_DETAILS, metadata: new Metadata() });
+      this.stopUpload();
       return;
     }
     this.state = 'reading';
@@ -66,6 +68,17 @@ class AdmittedCall implements ServerInterceptingCallInterface {
   sendStatus(s: Parameters<ServerInterceptingCallInterface['sendStatus']>[0]): void {
     this.settleRead('ended');
     this.next.sendStatus(s);
+  }
+
+  /**
+   * After the complete answer, RST_STREAM(NO_ERROR) asks the client to stop sending the request (RFC 9113 §8.1):
+   * otherwise grpc-js reads and discards the rest of every refused body, and a flood's refused bodies pass through
+   * memory all the same. grpc-js keeps the HTTP/2 stream in its base call (the next one here: this interceptor is
+   * the server's only one); without it, the body is discarded as before.
+   */
+  private stopUpload(): void {
+    const stream = (this.next as unknown as { stream?: Http2Stream }).stream;
+    if (stream && typeof stream.close === 'function' && !stream.closed && !stream.destroyed) stream.close(http2.NGHTTP2_NO_ERROR);
   }
 
   /** Stops counting the call as unread, exactly once. */
