@@ -1,5 +1,7 @@
 // First: signal listeners exist before any other module loads (SIGUSR1 must never open the inspector).
 import { processSignals, type ControlSignal } from './adapters/runtime/process-signals';
+// Second: credentials given as flags leave the process title, and memory leaves core dumps, before the rest loads.
+import { earlyExposure, type EarlyExposure } from './adapters/runtime/early-exposure';
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
@@ -21,6 +23,7 @@ import { SecretRedactor } from './adapters/logging/secret-redactor';
 import { WinstonLogger } from './adapters/logging/winston-logger';
 import { PrometheusMetrics } from './adapters/metrics/prometheus-metrics';
 import { PeriodicTask } from './adapters/runtime/periodic-task';
+import { SECRET_FLAGS, findSecretArguments } from './adapters/runtime/process-exposure';
 import { AppRoleAuthStrategy } from './adapters/vault/auth/approle-auth';
 import { CertAuthStrategy } from './adapters/vault/auth/cert-auth';
 import { SpiffeJwtSource } from './adapters/spiffe/spiffe-jwt-source';
@@ -53,6 +56,7 @@ const SYSTEM_CLOCK: ClockPort = { now: () => Date.now() };
 interface Plugin {
   readonly config: PluginConfig;
   readonly log: WinstonLogger;
+  readonly metrics: PrometheusMetrics;
   readonly grpc: KmsGrpcServer;
   readonly healthServer: HealthHttpServer;
   readonly health: HealthMonitor;
@@ -65,8 +69,12 @@ interface Plugin {
   close(): Promise<void>;
 }
 
+/** What start-up did to keep secrets out of the process list and core dumps, for the start-up log. */
+export type ProcessExposure = EarlyExposure;
+
+
 /** Runs the plugin until SIGTERM/SIGINT. Resolves to the process exit code. */
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, exposure: ProcessExposure = { coreDumpFilterError: 'not attempted' }): Promise<number> {
   if (argv[0] === 'check' || argv[0] === 'client') {
     // The one-shot tools stop at once on Ctrl-C or SIGTERM: they serve nothing that needs a clean shutdown.
     void processSignals.stopped().then((s) => process.exit(s === 'SIGINT' ? 130 : 143));
@@ -75,7 +83,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   if (argv[0] === 'client') return clientCommand(argv.slice(1), clientDeps(env));
   const parsed = parse(argv, env);
   if (typeof parsed === 'number') return parsed;
-  const plugin = compose(parsed);
+  const plugin = compose(parsed, { ...exposure, secretFlags: findSecretArguments(argv, SECRET_FLAGS).flags });
   // Listening since this module loaded: a SIGTERM that arrives during start-up still shuts down cleanly.
   const stopSignal = processSignals.stopped();
   const tasks = await start(plugin);
@@ -140,14 +148,14 @@ function domainSettings(config: PluginConfig): DomainSettings {
  *   -> TOKENS.Transit (CoalescingTransit: batching) -> TOKENS.TransitBackend (VaultTransitAdapter)
  *   -> VaultHttpClient -> Vault, and the plaintext back the same way.
  */
-function compose(config: PluginConfig): Plugin {
+function compose(config: PluginConfig, exposure: ProcessExposure & { readonly secretFlags: readonly string[] }): Plugin {
   const redactor = new SecretRedactor();
   if (config.auth.method === 'token') redactor.pin(config.auth.token);
   if (config.auth.method === 'approle') redactor.pin(config.auth.secretId);
   if (config.auth.method === 'userpass') redactor.pin(config.auth.password);
   const registerSecret = (s: string) => redactor.register(s);
   const log = new WinstonLogger(redactor, config.debug);
-  logStartup(config, log);
+  logStartup(config, log, exposure);
   const metrics = new PrometheusMetrics();
 
   const c: DependencyContainer = rootContainer.createChildContainer();
@@ -218,6 +226,7 @@ function compose(config: PluginConfig): Plugin {
   return {
     config,
     log,
+    metrics,
     grpc: c.resolve(KmsGrpcServer),
     healthServer: c.resolve(HealthHttpServer),
     health: c.resolve(HealthMonitor),
@@ -455,8 +464,14 @@ function clientDeps(env: NodeJS.ProcessEnv) {
   };
 }
 
-function logStartup(config: PluginConfig, log: WinstonLogger): void {
+function logStartup(config: PluginConfig, log: WinstonLogger, exposure: ProcessExposure & { readonly secretFlags: readonly string[] }): void {
   log.info('starting kms plugin', startupFields(config, VERSION));
+  for (const flag of exposure.secretFlags) {
+    log.warn(`-${flag} was given on the command line: other users on this node could read it in /proc/<pid>/cmdline until start-up hid it, and the manifest shows it; use -${flag}-file (a 0400 file) instead`, { flag: `-${flag}`, instead: `-${flag}-file` });
+  }
+  if (exposure.coreDumpFilterError) {
+    log.warn('cannot keep memory out of core dumps (/proc/self/coredump_filter); a core dump would hold the Vault token: set the core size limit to 0 for this container (docs/security.md)', { error: exposure.coreDumpFilterError });
+  }
   if (config.dev) {
     log.warn('DEV MODE: in-process transit backend with an ephemeral key. NOT FOR PRODUCTION: everything encrypted is lost when the process exits.');
   } else {
@@ -508,15 +523,44 @@ async function start(plugin: Plugin): Promise<BackgroundTasks | undefined> {
     return giveUp();
   }
   log.info('listening for kube-apiserver', { socket: config.socketUrl, kms_v2: config.enableV2, kms_v1: config.enableV1 });
-  try {
-    const addr = await plugin.healthServer.start();
-    log.info('health endpoints listening', { address: addr.address, port: addr.port });
-  } catch (e) {
-    log.error('cannot serve the health endpoints', { health_port: `${config.health.host}:${config.health.port}`, error: (e as Error).message });
-    await plugin.grpc.stop(0);
-    return giveUp();
-  }
+  serveHealthEndpoints(plugin);
   return tasks;
+}
+
+/** How often a health port still held by another process is logged again (every attempt is counted in the metrics). */
+const HEALTH_PORT_NAG_INTERVAL_MS = 60_000;
+
+/**
+ * Binds the health port without ever stopping the socket: while another process holds the port, the probes and
+ * scrapes that reach it are answered by that process, so it is logged as an error at once and again every minute.
+ */
+function serveHealthEndpoints(plugin: Plugin): void {
+  const { config, log, metrics } = plugin;
+  const where = `${config.health.host || '*'}:${config.health.port}`;
+  let firstFailureAt = 0;
+  let lastNagAt = Number.NEGATIVE_INFINITY;
+  plugin.healthServer.startRetrying({
+    failed: (e, attempt, nextRetryMs) => {
+      metrics.healthPortBind(false);
+      const now = Date.now();
+      if (attempt === 1) firstFailureAt = now;
+      if (now - lastNagAt < HEALTH_PORT_NAG_INTERVAL_MS) return;
+      lastNagAt = now;
+      const held = e.code === 'EADDRINUSE';
+      log.error(
+        held
+          ? 'the health port is held by another process: /live, /health and /metrics there are NOT this plugin\'s answers (probes may be forged); the KMS socket keeps serving, retrying the port'
+          : 'cannot serve the health endpoints; the KMS socket keeps serving, retrying the port',
+        { health_port: where, error: e.code ?? e.message, attempts: attempt, failing_for_s: Math.round((now - firstFailureAt) / 1000), next_retry_ms: nextRetryMs },
+      );
+    },
+    bound: (addr, failedAttempts) => {
+      metrics.healthPortBind(true);
+      const fields = { address: addr.address, port: addr.port };
+      if (failedAttempts === 0) log.info('health endpoints listening', fields);
+      else log.warn('health endpoints listening', { ...fields, failed_attempts: failedAttempts, unavailable_for_s: Math.round((Date.now() - firstFailureAt) / 1000) });
+    },
+  });
 }
 
 function startBackgroundTasks(plugin: Plugin): BackgroundTasks {
@@ -613,7 +657,7 @@ if (isEntryPoint()) {
     process.stderr.write(`vault-kubernetes-kms: fatal: ${e?.name ?? 'Error'}: ${String(e?.message ?? '').slice(0, 200)}\n`);
     process.exit(1);
   });
-  main(process.argv.slice(2), process.env).then(
+  main(process.argv.slice(2), process.env, earlyExposure).then(
     (code) => process.exit(code),
     (e) => {
       process.stderr.write(`vault-kubernetes-kms: fatal: ${(e as Error)?.message ?? 'unknown error'}\n`);

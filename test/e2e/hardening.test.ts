@@ -1,11 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Metadata, credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { KMS_V2_SERVICE } from '../../src/adapters/grpc/kms-messages';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
@@ -380,6 +381,42 @@ describe('gRPC requests (issue 10 items 7 and 11)', () => {
     c.close();
   });
 
+  it('refuses before reading beyond the in-flight bound: 2,000 concurrent Decrypts of 92 KB over 8 connections while Vault hangs get RESOURCE_EXHAUSTED or their deadline, and the plugin stays up and serves', async (t) => {
+    vault.reset();
+    const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`]);
+    vault.addFault({ path: 'transit/decrypt', kind: 'hang' });
+    const ciphertext = Buffer.from(`vault:v1:${randomBytes(69_000).toString('base64')}`);
+    const Ctor = makeGenericClientConstructor(KMS_V2_SERVICE, 'KeyManagementService');
+    // Eight connections (a local subchannel pool each), 250 calls on each: below the 256 streams one connection may open.
+    const conns = Array.from({ length: 8 }, () => new Ctor(`unix:${socket}`, credentials.createInsecure(), { 'grpc.default_authority': 'localhost', 'grpc.use_local_subchannel_pool': 1 }) as Client & Record<string, (req: unknown, md: Metadata, o: { deadline: number }, cb: (e: ServiceError | null) => void) => void>);
+    const outcomes = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) =>
+        new Promise<ServiceError | null>((resolve) =>
+          conns[i % 8].Decrypt({ ciphertext, key_id: '1', uid: `flood-${i}`, annotations: {} }, new Metadata(), { deadline: Date.now() + 8000 }, (e) => resolve(e)),
+        ),
+      ),
+    );
+    conns.forEach((c) => c.close());
+    vault.clearFaults();
+    const byDetail = new Map<string, number>();
+    for (const e of outcomes) {
+      // DEADLINE_EXCEEDED details carry the client's timings: the code alone groups them.
+      const key = !e ? 'OK' : e.code === status.DEADLINE_EXCEEDED ? 'DEADLINE_EXCEEDED' : `${status[e.code]}: ${e.details}`;
+      byDetail.set(key, (byDetail.get(key) ?? 0) + 1);
+    }
+    const seen = JSON.stringify([...byDetail]);
+    t.diagnostic(`peak RSS ${(rssKiB(p.pid as number, 'VmHWM') / 1024).toFixed(0)} MiB; ${seen}`);
+    assert.deepEqual(outcomes.filter((e) => e?.code !== status.RESOURCE_EXHAUSTED && e?.code !== status.DEADLINE_EXCEEDED), [], seen);
+    const refusedUnread = outcomes.filter((e) => e?.code === status.RESOURCE_EXHAUSTED && e.details.includes('refused before reading this one')).length;
+    assert.ok(refusedUnread > 1000, `most calls are refused before their 92 KB are read: ${seen}`);
+    assert.ok(isAlive(p.pid as number));
+    await p.waitForLog((l) => l.message === 'too much work in flight; answering RESOURCE_EXHAUSTED before reading new requests until some finishes');
+    const c = new KmsTestClient(socket);
+    const enc = await c.encrypt(Buffer.alloc(32, 8));
+    assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, 8));
+    c.close();
+  });
+
   it('logs at most 64 characters of a 250 KB uid', async () => {
     const { p, socket } = await startDev();
     const c = new KmsTestClient(socket);
@@ -419,5 +456,97 @@ describe('gRPC requests (issue 10 items 7 and 11)', () => {
     const enc = await c.encrypt(Buffer.alloc(32, 1));
     assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, 1));
     c.close();
+  });
+});
+
+/** A local user's process holding a TCP port on 127.0.0.1 and answering every HTTP request with `body`. */
+async function squatHealthPort(body: string): Promise<{ port: number; server: Server; close: () => Promise<void> }> {
+  const server: Server = createServer((s) => {
+    s.on('data', () => s.end(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { port, server, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('round 3 (issue 22 part B): a local user against the process', () => {
+  it('a squatter on the health port never stops the socket: gRPC serves, the log says the probes are not ours, and the port is ours once the squatter leaves', async () => {
+    const squatter = await squatHealthPort('squatter says ok\n');
+    const dir = tempSocketDir();
+    const socket = join(dir, 'vaultkms.socket');
+    const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, `-health-port=127.0.0.1:${squatter.port}`]));
+    let squatterOpen = true;
+    try {
+      await p.waitForSocket(socket);
+      const c = new KmsTestClient(socket);
+      const st = await eventually(() => c.status(), (s) => s.healthz === 'ok', 15_000);
+      assert.equal(st.version, 'v2');
+      const enc = await c.encrypt(Buffer.alloc(32, 9));
+      assert.deepEqual((await c.decrypt(enc.ciphertext, enc.key_id)).plaintext, Buffer.alloc(32, 9));
+      c.close();
+      const line = await p.waitForLog((l) => l.level === 'error' && typeof l.message === 'string' && l.message.startsWith('the health port is held by another process'));
+      assert.equal(line.health_port, `127.0.0.1:${squatter.port}`);
+      assert.equal(line.error, 'EADDRINUSE');
+      assert.equal(await (await fetch(`http://127.0.0.1:${squatter.port}/live`)).text(), 'squatter says ok\n', 'the squatter answers while it holds the port');
+      assert.ok(isAlive(p.pid as number));
+      await squatter.close();
+      squatterOpen = false;
+      // The retry waits at most 10 s between attempts.
+      const live = await eventually(() => fetch(`http://127.0.0.1:${squatter.port}/live`).then(async (r) => `${r.status} ${await r.text()}`), (t) => t === '200 ok\n', 20_000, 250);
+      assert.equal(live, '200 ok\n');
+      const bound = await p.waitForLog((l) => l.message === 'health endpoints listening');
+      assert.equal(bound.level, 'warn');
+      assert.ok((bound.failed_attempts as number) >= 1, JSON.stringify(bound));
+      const metrics = await (await fetch(`http://127.0.0.1:${squatter.port}/metrics`)).text();
+      assert.match(metrics, /^vault_kubernetes_kms_health_port_bind_failures_total [1-9]\d*$/m);
+      assert.match(metrics, /^vault_kubernetes_kms_health_port_bound 1$/m);
+    } finally {
+      if (squatterOpen) await squatter.close();
+    }
+  });
+
+  it('a secret given as a flag is gone from /proc/<pid>/cmdline once the plugin runs, with a warning naming the file form', async () => {
+    vault.reset();
+    const token = vault.kmsToken;
+    const { p } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${token}`]);
+    const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8');
+    assert.ok(!cmdline.includes(token), 'the token is not in the command line other users read');
+    assert.match(cmdline, /^vault-kubernetes-kms .*-token=\[hidden\]/);
+    assert.match(cmdline, new RegExp(`-vault-address=${vault.url.replace(/[.]/g, '\\.')}`), 'the other flags stay readable');
+    const warning = await p.waitForLog((l) => l.level === 'warn' && l.flag === '-token');
+    assert.equal(warning.instead, '-token-file');
+    assert.match(warning.message as string, /\/proc\/<pid>\/cmdline/);
+  });
+
+  it('a core dump (SIGABRT, core size unlimited) holds no Vault token: memory is left out of it', async (t) => {
+    vault.reset();
+    const token = vault.kmsToken;
+    const dir = tempSocketDir();
+    const socket = join(dir, 'vaultkms.socket');
+    // cwd is where a relative core_pattern ("core", the kernel's default) writes the dump.
+    const p = plugins.adopt(new PluginProcess([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${token}`, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-health-check-interval=1s'], {}, dir, undefined, { launcher: ['prlimit', '--core=unlimited', '--'] }));
+    await p.waitForSocket(socket);
+    const c = new KmsTestClient(socket);
+    await eventually(() => c.status(), (s) => s.healthz === 'ok', 15_000);
+    c.close();
+    const filter = readFileSync(`/proc/${p.pid}/coredump_filter`, 'utf8').trim();
+    assert.match(readFileSync(`/proc/${p.pid}/limits`, 'utf8'), /^Max core file size\s+unlimited/m, 'the test really allows a core');
+    const pattern = readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim();
+    p.signal('SIGABRT');
+    await p.exited;
+    if (pattern.startsWith('|') || pattern.includes('/')) {
+      t.diagnostic(`core_pattern is ${pattern}: the dump goes where this test cannot read it; checked coredump_filter only`);
+    } else {
+      const cores = readdirSync(dir).filter((f) => f.startsWith(pattern.split('%')[0]));
+      assert.ok(cores.length > 0, `a core file was written in ${dir}: ${readdirSync(dir).join(', ')}`);
+      for (const f of cores) {
+        const dump = readFileSync(join(dir, f));
+        t.diagnostic(`${f}: ${dump.length} bytes`);
+        rmSync(join(dir, f)); // before asserting: a failing run must not leave a token on disk
+        assert.equal(dump.indexOf(token), -1, `${f} (${dump.length} bytes) holds the token`);
+      }
+    }
+    assert.equal(filter, '00000000', 'no mapping is dumped');
   });
 });

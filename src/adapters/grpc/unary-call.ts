@@ -5,10 +5,7 @@ import type { LoggerPort } from '../../ports/logger.port';
 import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../ports/metrics.port';
 import { toServiceError } from './grpc-status';
 import { MalformedRequest } from './kms-messages';
-import { InFlightLimit, requestBytes, truncateUid } from './in-flight-limit';
-
-/** One bound for the whole process: every service and version shares the plugin's memory. */
-const IN_FLIGHT = new InFlightLimit();
+import { PROCESS_IN_FLIGHT as IN_FLIGHT, requestBytes, truncateUid } from './in-flight-limit';
 
 export interface CallDeps {
   readonly log: LoggerPort;

@@ -33,10 +33,53 @@ export interface HealthSources {
  * traffic to me?". Neither calls Vault, so no probe rate adds Vault load, and a
  * Vault outage never makes the kubelet kill the plugin.
  */
+/** Waits between bind attempts while the port is taken: 1 s, doubling, at most BIND_RETRY_MAX_MS. */
+export const BIND_RETRY_MIN_MS = 1000;
+export const BIND_RETRY_MAX_MS = 10_000;
+
+/** What happens to the bind attempts of startRetrying, for the log and the metrics. */
+export interface BindObserver {
+  /** An attempt failed (EADDRINUSE: another process holds the port). */
+  failed(error: NodeJS.ErrnoException, attempt: number, nextRetryMs: number): void;
+  /** Listening, after `failedAttempts` failed attempts. */
+  bound(address: AddressInfo, failedAttempts: number): void;
+}
+
 export class HealthHttpServer {
   private server: Server | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(private readonly address: ListenAddress, private readonly sources: HealthSources) {}
+
+  /**
+   * Binds the port, and keeps trying with backoff for as long as it fails: the
+   * health endpoints matter to the kubelet's probes, the KMS socket matters to
+   * kube-apiserver, so a port another process took first (any local user can
+   * bind 127.0.0.1:8080 before the plugin starts) must never take the socket
+   * down. Never rejects; the observer hears every outcome.
+   */
+  startRetrying(observer: BindObserver): void {
+    let failures = 0;
+    const attempt = () => {
+      this.retryTimer = undefined;
+      if (this.stopped) return;
+      this.start().then(
+        (addr) => {
+          if (this.stopped) void this.stop();
+          else observer.bound(addr, failures);
+        },
+        (e: NodeJS.ErrnoException) => {
+          if (this.stopped) return;
+          failures++;
+          const waitMs = Math.min(BIND_RETRY_MAX_MS, BIND_RETRY_MIN_MS * 2 ** Math.min(failures - 1, 10));
+          observer.failed(e, failures, waitMs);
+          this.retryTimer = setTimeout(attempt, waitMs);
+        },
+      );
+    };
+    attempt();
+  }
 
   async start(): Promise<AddressInfo> {
     const server = createServer(
@@ -58,6 +101,8 @@ export class HealthHttpServer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     const server = this.server;
     this.server = undefined;
     if (!server) return;

@@ -26,6 +26,8 @@ export class PrometheusMetrics implements MetricsPort {
   /** Labelled by the configured Vault addresses: a fixed set given by the operator, never secret. */
   private readonly addressHealthy: Gauge<'address'>;
   private readonly addressInUse: Gauge<'address'>;
+  private readonly healthPortBindFailures: Counter;
+  private readonly healthPortBound: Gauge;
 
   constructor() {
     const r = this.registry;
@@ -44,6 +46,8 @@ export class PrometheusMetrics implements MetricsPort {
     this.keyVersionGauge = new Gauge({ name: `${PREFIX}transit_key_version`, help: 'latest Transit key version (the KMS v2 key_id)', registers: [r] });
     this.healthy = new Gauge({ name: `${PREFIX}healthy`, help: '1 while the last background Vault check passed', registers: [r] });
     this.addressHealthy = new Gauge({ name: `${PREFIX}vault_address_healthy`, help: "1 while the Vault address passed the last health check (sys/health, standby ok)", labelNames: ['address'], registers: [r] });
+    this.healthPortBindFailures = new Counter({ name: `${PREFIX}health_port_bind_failures_total`, help: 'failed attempts to bind the health port (another process held it: its answers were not this plugin\'s)', registers: [r] });
+    this.healthPortBound = new Gauge({ name: `${PREFIX}health_port_bound`, help: '1 while this process serves the health port; it is 0 only between start-up and a successful bind', registers: [r] });
     this.addressInUse = new Gauge({ name: `${PREFIX}vault_address_in_use`, help: '1 for the Vault address requests are sent to (sticky until it fails)', labelNames: ['address'], registers: [r] });
   }
 
@@ -101,6 +105,12 @@ export class PrometheusMetrics implements MetricsPort {
       this.batchSeries.set(op, observe);
     }
     observe(items);
+  }
+
+  /** The health server's bind attempts; the series outlives a squatter, so a scrape after it left still shows it. */
+  healthPortBind(bound: boolean): void {
+    if (bound) this.healthPortBound.set(1);
+    else this.healthPortBindFailures.inc();
   }
 
   singleFlightHit(): void {
