@@ -40,6 +40,7 @@ import { BUILD_COMMIT } from './build-info.generated';
 import type { AuthStrategyPort } from './ports/auth.port';
 import type { ClockPort } from './ports/clock.port';
 import type { KmsServicePort } from './ports/kms-service.port';
+import type { SecretSink } from './ports/logger.port';
 import { withTimeout } from './ports/call-context';
 import { TOKENS } from './ports/tokens';
 
@@ -143,7 +144,7 @@ function compose(config: PluginConfig): Plugin {
   if (config.auth.method === 'token') redactor.pin(config.auth.token);
   if (config.auth.method === 'approle') redactor.pin(config.auth.secretId);
   if (config.auth.method === 'userpass') redactor.pin(config.auth.password);
-  const registerSecret = (s: string) => redactor.register(s);
+  const registerSecret: SecretSink = (s, origin) => redactor.register(s, origin);
   const log = new WinstonLogger(redactor, config.debug);
   logStartup(config, log);
   const metrics = new PrometheusMetrics();
@@ -232,7 +233,7 @@ function compose(config: PluginConfig): Plugin {
 function authStrategy(
   auth: Exclude<PluginConfig['auth'], { method: 'dev' }>,
   http: VaultHttpClient,
-  registerSecret: (s: string) => void,
+  registerSecret: SecretSink,
   config: PluginConfig,
   metrics: PrometheusMetrics,
 ): AuthStrategyPort {

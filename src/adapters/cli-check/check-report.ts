@@ -1,3 +1,5 @@
+import { printable } from '../../domain/model/outside-text';
+
 /** One line of the doctor's report. */
 export type StepStatus = 'pass' | 'fail' | 'skip';
 
@@ -19,13 +21,17 @@ export function allPassed(steps: readonly StepResult[]): boolean {
   return steps.every((s) => s.status !== 'fail');
 }
 
-/** One line per step, "✓ title: detail", a failure's fix indented below it, and a verdict. */
+/**
+ * One line per step, "✓ title: detail", a failure's fix indented below it, and a verdict.
+ * A detail can quote Vault or the SPIFFE agent: every line is made printable here as well,
+ * so no text from outside can start a line of its own or send a terminal escape.
+ */
 export function formatText(steps: readonly StepResult[]): string {
   const lines: string[] = [];
   for (const s of steps) {
-    lines.push(`${MARK[s.status]} ${s.title}: ${s.status === 'skip' ? `skipped (because ${s.detail})` : s.detail}`);
+    lines.push(`${MARK[s.status]} ${s.title}: ${printable(s.status === 'skip' ? `skipped (because ${s.detail})` : s.detail)}`);
     if (s.fix) {
-      const [first, ...rest] = s.fix.split('\n');
+      const [first, ...rest] = s.fix.split('\n').map(printable);
       lines.push(`    fix: ${first}`, ...rest.map((l) => `         ${l}`));
     }
   }

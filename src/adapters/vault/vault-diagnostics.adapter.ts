@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OUTSIDE_ITEM_MAX_CHARS, outsideText } from '../../domain/model/outside-text';
 import type { AuthStrategyPort } from '../../ports/auth.port';
 import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
@@ -89,7 +90,8 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
     if (res.status !== 200 || !parsed.success) {
       throw new VaultUnreachableError('other', `the server at the address answered HTTP ${res.status} to sys/health, not as Vault does`);
     }
-    return parsed.data;
+    // Vault chose this string: `check` prints it, so it is one short line of visible characters.
+    return { ...parsed.data, version: outsideText(parsed.data.version, OUTSIDE_ITEM_MAX_CHARS) };
   }
 
   async login(ctx: CallContext): Promise<LoginInfo> {
@@ -102,7 +104,8 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
       return { method: this.auth.method, ttlSeconds: -1, renewable: false, policies: [] };
     }
     const { data } = parseOk(res, lookupBody, op);
-    return { method: this.auth.method, ttlSeconds: data.ttl, renewable: data.renewable, policies: data.policies ?? [] };
+    const policies = (data.policies ?? []).map((p) => outsideText(p, OUTSIDE_ITEM_MAX_CHARS));
+    return { method: this.auth.method, ttlSeconds: data.ttl, renewable: data.renewable, policies };
   }
 
   requiredCapabilities(): readonly RequiredCapability[] {
@@ -146,7 +149,7 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
     if (res.status === 404) return undefined;
     const { data } = parseOk(res, keyBody, op);
     return {
-      type: data.type,
+      type: outsideText(data.type, OUTSIDE_ITEM_MAX_CHARS),
       latestVersion: data.latest_version,
       derived: data.derived,
       supportsEncryption: data.supports_encryption,

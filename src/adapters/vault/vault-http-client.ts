@@ -4,6 +4,7 @@ import { Agent, ProxyAgent } from './undici-dispatchers';
 import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import type { ClockPort } from '../../ports/clock.port';
+import type { SecretSink } from '../../ports/logger.port';
 import type { VaultClientSettings } from './vault-settings';
 import { isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
@@ -75,7 +76,7 @@ export class VaultHttpClient {
   constructor(
     private readonly settings: VaultClientSettings,
     private readonly clock: ClockPort,
-    private readonly onSecret: (secret: string) => void = () => {},
+    private readonly onSecret: SecretSink = () => {},
     private readonly observe: VaultRequestObserver = () => {},
     private readonly onRedirect: RedirectObserver = () => {},
     onEndpoints: EndpointsObserver = () => {},
@@ -85,7 +86,7 @@ export class VaultHttpClient {
   }
 
   setToken(token: string): void {
-    this.onSecret(token);
+    this.onSecret(token, 'issued');
     this.token = token;
   }
 
@@ -217,6 +218,8 @@ export class VaultHttpClient {
     } catch (e) {
       if (e instanceof KmsError) throw e;
       if (isAborted(ctx)) throw abortReason(ctx);
+      const specific = headerRefusal(e) ?? proxyRefusal(e, new URL(origin), this.settings);
+      if (specific) throw specific;
       throw new KmsError('unavailable', `cannot reach Vault: ${describeNetworkError(e)}`, { cause: e });
     } finally {
       if (timer) clearTimeout(timer);
@@ -262,36 +265,96 @@ function describeNetworkError(e: unknown): string {
 function dispatcherFor(url: URL, settings: VaultClientSettings): Dispatcher {
   const tls = buildTlsOptions(settings);
   const pool = { connections: 64, keepAliveTimeout: 30_000 };
-  const proxy = settings.proxy;
-  const proxyUrl = url.protocol === 'https:' ? proxy?.httpsProxy : proxy?.httpProxy;
-  if (!proxyUrl || isLoopback(url.hostname) || noProxyMatches(proxy?.noProxy ?? '', url)) return new Agent({ ...pool, connect: tls });
+  const proxyUrl = proxyFor(url, settings);
+  if (!proxyUrl) return new Agent({ ...pool, connect: tls });
   return new ProxyAgent({ ...pool, uri: proxyUrl, requestTls: tls });
 }
+
+/** The proxy requests to `url` go through, if any. */
+function proxyFor(url: URL, settings: VaultClientSettings): string | undefined {
+  const proxy = settings.proxy;
+  const proxyUrl = url.protocol === 'https:' ? proxy?.httpsProxy : proxy?.httpProxy;
+  if (!proxyUrl || isLoopback(url.hostname) || noProxyMatches(proxy?.noProxy ?? '', url)) return undefined;
+  return proxyUrl;
+}
+
+/**
+ * The proxy's refusal to open the tunnel to Vault (undici reports it as an
+ * aborted request, UND_ERR_ABORTED), said as what it is. 407: the proxy wants
+ * credentials, or refused the ones in the proxy URL (never printed).
+ */
+function proxyRefusal(e: unknown, target: URL, settings: VaultClientSettings): KmsError | undefined {
+  const m = /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$|^Proxy Authentication Required \((407)\)$/.exec(String((e as Error)?.message ?? ''));
+  const proxyUrl = proxyFor(target, settings);
+  if (!m || !proxyUrl) return undefined;
+  const status = Number(m[1] ?? m[2]);
+  const variable = target.protocol === 'https:' ? 'HTTPS_PROXY (https_proxy)' : 'HTTP_PROXY (http_proxy)';
+  let proxy: URL;
+  try {
+    proxy = new URL(proxyUrl);
+  } catch {
+    return undefined;
+  }
+  const where = `the proxy ${proxy.origin} (${variable})`;
+  if (status !== 407) return new KmsError('unavailable', `${where} refused to open a tunnel to Vault at ${target.origin}: HTTP ${status}`, { cause: e });
+  const why =
+    proxy.username !== ''
+      ? 'refused the credentials in the proxy URL (HTTP 407 Proxy Authentication Required): check the user name and password in it'
+      : `asks for credentials (HTTP 407 Proxy Authentication Required): give them in ${variable.split(' ')[0]} as http://user:password@host:port`;
+  return new KmsError('unavailable', `${where} ${why}; the request to Vault at ${target.origin} was not sent`, { cause: e });
+}
+
+/**
+ * A header value HTTP cannot carry (a line break or another control character
+ * in the token, or in -vault-namespace): undici refuses to send the request.
+ * Nothing would change on a retry, so it is a precondition, not an outage.
+ */
+function headerRefusal(e: unknown): KmsError | undefined {
+  const err = e as { code?: string; message?: string };
+  const m = err?.code === 'UND_ERR_INVALID_ARG' ? /^invalid ([a-z0-9-]+) header$/i.exec(err.message ?? '') : null;
+  if (!m) return undefined;
+  const what = HEADER_SOURCES[m[1].toLowerCase()] ?? `the ${m[1]} header`;
+  return new KmsError('failed-precondition', `${what} holds characters an HTTP header cannot carry (a line break or another control character); the request was not sent`, { cause: e });
+}
+
+const HEADER_SOURCES: Readonly<Record<string, string>> = {
+  'x-vault-token': 'the Vault token (from -token, -token-file or Vault\'s login answer)',
+  'x-vault-namespace': '-vault-namespace (VAULT_KMS_VAULT_NAMESPACE, VAULT_NAMESPACE)',
+};
 
 function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\./.test(h);
 }
 
-/** NO_PROXY as Go reads it: "*", host names (and their subdomains), IPs, CIDRs, each with an optional port. */
+/**
+ * NO_PROXY as Go reads it: "*", host names (and their subdomains; "*.example.com"
+ * as ".example.com"), IPs, CIDRs, each but a CIDR with an optional port. The
+ * configuration refuses an entry that cannot be read while a proxy is set; one
+ * that slips through anyway matches nothing (never throws).
+ */
 export function noProxyMatches(noProxy: string, url: URL): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   for (const raw of noProxy.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)) {
     if (raw === '*') return true;
+    if (isIP(raw) !== 0) {
+      if (raw === host) return true;
+      continue;
+    }
     if (raw.includes('/')) {
-      const [net, bits] = raw.split('/');
-      const family = isIP(net);
-      if (family && isIP(host) === family) {
+      const m = /^([^/]+)\/(\d{1,3})$/.exec(raw);
+      const family = m ? isIP(m[1]) : 0;
+      if (m && family !== 0 && Number(m[2]) <= (family === 4 ? 32 : 128) && isIP(host) === family) {
         const list = new BlockList();
-        list.addSubnet(net, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
+        list.addSubnet(m[1], Number(m[2]), family === 6 ? 'ipv6' : 'ipv4');
         if (list.check(host, family === 6 ? 'ipv6' : 'ipv4')) return true;
       }
       continue;
     }
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(raw);
     if (!m) continue;
-    const entryHost = m[1].replace(/^\[|\]$/g, '').replace(/^\./, '');
+    const entryHost = m[1].replace(/^\[|\]$/g, '').replace(/^\*?\./, '');
     if (m[2] && m[2] !== port) continue;
     if (host === entryHost || host.endsWith(`.${entryHost}`)) return true;
   }
