@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/adapters/config/config';
 import { parseConfig } from '../../src/adapters/config/parse';
 import { malformedNoProxyEntry } from '../../src/adapters/config/values';
-import { noProxyMatches } from '../../src/adapters/vault/vault-http-client';
+import { noProxyMatches } from '../../src/adapters/vault/proxy';
 
 /** issue 22 item 9: NO_PROXY=10.0.0.0/99 with a proxy set crashed start-up with an error naming neither. */
 describe('NO_PROXY entries', () => {

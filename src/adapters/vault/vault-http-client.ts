@@ -1,4 +1,3 @@
-import { BlockList, isIP } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { Agent, ProxyAgent } from './undici-dispatchers';
 import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '../../ports/call-context';
@@ -10,6 +9,7 @@ import { isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
 import { VaultEndpoints, type EndpointsObserver, type VaultEndpoint } from './vault-endpoints';
 import { exchange } from './http-transport';
+import { proxyFor, proxyRefusal } from './proxy';
 
 export interface VaultResponse {
   readonly status: number;
@@ -81,7 +81,7 @@ export class VaultHttpClient {
     private readonly onRedirect: RedirectObserver = () => {},
     onEndpoints: EndpointsObserver = () => {},
   ) {
-    this.endpoints = new VaultEndpoints(settings, (url) => dispatcherFor(url, settings), onEndpoints);
+    this.endpoints = new VaultEndpoints(settings, (url) => dispatcherFor(url, settings), onEndpoints, (url) => proxyFor(url, settings));
     this.allowedOrigins = new Set([...this.endpoints.all.map((e) => e.origin), ...(settings.redirectOrigins ?? [])]);
   }
 
@@ -218,7 +218,7 @@ export class VaultHttpClient {
     } catch (e) {
       if (e instanceof KmsError) throw e;
       if (isAborted(ctx)) throw abortReason(ctx);
-      const specific = headerRefusal(e) ?? proxyRefusal(e, new URL(origin), this.settings);
+      const specific = headerRefusal(e) ?? proxyRefusal(e, new URL(origin), proxyFor(new URL(origin), this.settings));
       if (specific) throw specific;
       throw new KmsError('unavailable', `cannot reach Vault: ${describeNetworkError(e)}`, { cause: e });
     } finally {
@@ -270,40 +270,6 @@ function dispatcherFor(url: URL, settings: VaultClientSettings): Dispatcher {
   return new ProxyAgent({ ...pool, uri: proxyUrl, requestTls: tls });
 }
 
-/** The proxy requests to `url` go through, if any. */
-function proxyFor(url: URL, settings: VaultClientSettings): string | undefined {
-  const proxy = settings.proxy;
-  const proxyUrl = url.protocol === 'https:' ? proxy?.httpsProxy : proxy?.httpProxy;
-  if (!proxyUrl || isLoopback(url.hostname) || noProxyMatches(proxy?.noProxy ?? '', url)) return undefined;
-  return proxyUrl;
-}
-
-/**
- * The proxy's refusal to open the tunnel to Vault (undici reports it as an
- * aborted request, UND_ERR_ABORTED), said as what it is. 407: the proxy wants
- * credentials, or refused the ones in the proxy URL (never printed).
- */
-function proxyRefusal(e: unknown, target: URL, settings: VaultClientSettings): KmsError | undefined {
-  const m = /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$|^Proxy Authentication Required \((407)\)$/.exec(String((e as Error)?.message ?? ''));
-  const proxyUrl = proxyFor(target, settings);
-  if (!m || !proxyUrl) return undefined;
-  const status = Number(m[1] ?? m[2]);
-  const variable = target.protocol === 'https:' ? 'HTTPS_PROXY (https_proxy)' : 'HTTP_PROXY (http_proxy)';
-  let proxy: URL;
-  try {
-    proxy = new URL(proxyUrl);
-  } catch {
-    return undefined;
-  }
-  const where = `the proxy ${proxy.origin} (${variable})`;
-  if (status !== 407) return new KmsError('unavailable', `${where} refused to open a tunnel to Vault at ${target.origin}: HTTP ${status}`, { cause: e });
-  const why =
-    proxy.username !== ''
-      ? 'refused the credentials in the proxy URL (HTTP 407 Proxy Authentication Required): check the user name and password in it'
-      : `asks for credentials (HTTP 407 Proxy Authentication Required): give them in ${variable.split(' ')[0]} as http://user:password@host:port`;
-  return new KmsError('unavailable', `${where} ${why}; the request to Vault at ${target.origin} was not sent`, { cause: e });
-}
-
 /**
  * A header value HTTP cannot carry (a line break or another control character
  * in the token, or in -vault-namespace): undici refuses to send the request.
@@ -322,41 +288,3 @@ const HEADER_SOURCES: Readonly<Record<string, string>> = {
   'x-vault-namespace': '-vault-namespace (VAULT_KMS_VAULT_NAMESPACE, VAULT_NAMESPACE)',
 };
 
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\./.test(h);
-}
-
-/**
- * NO_PROXY as Go reads it: "*", host names (and their subdomains; "*.example.com"
- * as ".example.com"), IPs, CIDRs, each but a CIDR with an optional port. The
- * configuration refuses an entry that cannot be read while a proxy is set; one
- * that slips through anyway matches nothing (never throws).
- */
-export function noProxyMatches(noProxy: string, url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  for (const raw of noProxy.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)) {
-    if (raw === '*') return true;
-    if (isIP(raw) !== 0) {
-      if (raw === host) return true;
-      continue;
-    }
-    if (raw.includes('/')) {
-      const m = /^([^/]+)\/(\d{1,3})$/.exec(raw);
-      const family = m ? isIP(m[1]) : 0;
-      if (m && family !== 0 && Number(m[2]) <= (family === 4 ? 32 : 128) && isIP(host) === family) {
-        const list = new BlockList();
-        list.addSubnet(m[1], Number(m[2]), family === 6 ? 'ipv6' : 'ipv4');
-        if (list.check(host, family === 6 ? 'ipv6' : 'ipv4')) return true;
-      }
-      continue;
-    }
-    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(raw);
-    if (!m) continue;
-    const entryHost = m[1].replace(/^\[|\]$/g, '').replace(/^\*?\./, '');
-    if (m[2] && m[2] !== port) continue;
-    if (host === entryHost || host.endsWith(`.${entryHost}`)) return true;
-  }
-  return false;
-}
