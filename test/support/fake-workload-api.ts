@@ -17,7 +17,8 @@ export class FakeWorkloadApi {
 
   constructor(private readonly answer: (req: JWTSVIDRequest) => FetchAnswer) {}
 
-  async start(socketPath: string): Promise<string> {
+  /** Serves on the unix socket at `socketPath`, or on a free loopback TCP port with 'tcp'; resolves to the endpoint URI. */
+  async start(socketPath: string | 'tcp'): Promise<string> {
     this.server.addService(
       {
         FetchJWTSVID: {
@@ -39,9 +40,9 @@ export class FakeWorkloadApi {
         },
       },
     );
-    const target = `unix://${socketPath}`;
-    await new Promise<void>((resolve, reject) => this.server.bindAsync(target, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
-    return target;
+    const target = socketPath === 'tcp' ? '127.0.0.1:0' : `unix://${socketPath}`;
+    const port = await new Promise<number>((resolve, reject) => this.server.bindAsync(target, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    return socketPath === 'tcp' ? `tcp://127.0.0.1:${port}` : target;
   }
 
   async close(): Promise<void> {
