@@ -240,7 +240,7 @@ describe('proxy configuration and operator mistakes (issue 22 items 9 and 10)', 
       waitHealthy: false,
     });
     const s = await eventually(() => client.status(), (x) => /407/.test(x.healthz), 20_000);
-    assert.match(s.healthz, new RegExp(`the proxy ${proxy.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(HTTPS_PROXY \\(https_proxy\\)\\) refused the credentials in the proxy URL \\(HTTP 407 Proxy Authentication Required\\)`));
+    assert.match(s.healthz, new RegExp(`the proxy ${proxy.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(HTTPS_PROXY or https_proxy\\) refused the credentials in the proxy URL \\(HTTP 407 Proxy Authentication Required\\)`));
     assert.ok(proxy.requests.length > 0 && proxy.requests.every((r) => r.method === 'CONNECT' && r.authorized), 'the credentials were offered to the proxy');
     const printed = `${p.stdout.join('\n')}\n${p.stderr.join('\n')}\n${s.healthz}`;
     assert.doesNotMatch(printed, /UND_ERR_ABORTED/);

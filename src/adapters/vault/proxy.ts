@@ -24,7 +24,7 @@ export function proxyRefusal(e: unknown, target: URL, proxyUrl: string | undefin
   const m = /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$|^Proxy Authentication Required \((407)\)$/.exec(String((e as Error)?.message ?? ''));
   if (!m || !proxyUrl) return undefined;
   const status = Number(m[1] ?? m[2]);
-  const variable = target.protocol === 'https:' ? 'HTTPS_PROXY (https_proxy)' : 'HTTP_PROXY (http_proxy)';
+  const variable = target.protocol === 'https:' ? 'HTTPS_PROXY or https_proxy' : 'HTTP_PROXY or http_proxy';
   let proxy: URL;
   try {
     proxy = new URL(proxyUrl);

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { Agent, ProxyAgent } from './undici-dispatchers';
 import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '../../ports/call-context';
+import { OUTSIDE_ITEM_MAX_CHARS, outsideText } from '../../domain/model/outside-text';
 import { KmsError } from '../../ports/errors';
 import type { ClockPort } from '../../ports/clock.port';
 import type { SecretSink } from '../../ports/logger.port';
@@ -201,7 +202,7 @@ export class VaultHttpClient {
             throw new KmsError('unavailable', 'Vault redirected from https to http; refusing to follow');
           }
           if (!this.allowedOrigins.has(target.origin)) {
-            throw new KmsError('unavailable', `Vault redirected to ${target.origin}, which is not -vault-address's origin nor listed in -vault-redirect-origins; refusing to send the token there`);
+            throw new KmsError('unavailable', `Vault redirected to ${outsideText(target.origin, OUTSIDE_ITEM_MAX_CHARS)}, which is not -vault-address's origin nor listed in -vault-redirect-origins; refusing to send the token there`);
           }
           if (target.origin !== origin && !this.reportedRedirects.has(target.origin)) {
             this.reportedRedirects.add(target.origin);
