@@ -45,6 +45,7 @@ import { BUILD_COMMIT } from './build-info.generated';
 import type { AuthStrategyPort } from './ports/auth.port';
 import type { ClockPort } from './ports/clock.port';
 import type { KmsServicePort } from './ports/kms-service.port';
+import type { SecretSink } from './ports/logger.port';
 import { withTimeout } from './ports/call-context';
 import { TOKENS } from './ports/tokens';
 
@@ -153,7 +154,7 @@ function compose(config: PluginConfig, exposure: ProcessExposure & { readonly se
   if (config.auth.method === 'token') redactor.pin(config.auth.token);
   if (config.auth.method === 'approle') redactor.pin(config.auth.secretId);
   if (config.auth.method === 'userpass') redactor.pin(config.auth.password);
-  const registerSecret = (s: string) => redactor.register(s);
+  const registerSecret: SecretSink = (s, origin) => redactor.register(s, origin);
   const log = new WinstonLogger(redactor, config.debug);
   logStartup(config, log, exposure);
   const metrics = new PrometheusMetrics();
@@ -250,7 +251,7 @@ function requestOutcomeOf(status: number | undefined): VaultRequestOutcome {
 function authStrategy(
   auth: Exclude<PluginConfig['auth'], { method: 'dev' }>,
   http: VaultHttpClient,
-  registerSecret: (s: string) => void,
+  registerSecret: SecretSink,
   config: PluginConfig,
   metrics: PrometheusMetrics,
 ): AuthStrategyPort {

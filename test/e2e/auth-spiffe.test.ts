@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { ForwardProxy } from '../support/forward-proxy';
 import { KmsTestClient } from '../support/kms-client';
 import { markedPlaintext } from '../support/leak-capture';
 import { OpenBaoServer } from '../support/openbao';
@@ -100,6 +102,51 @@ describe('-jwt-token-source=spiffe: the built CLI with a real SPIRE agent and re
     assert.ok((bao.stats()['jwt.login'] ?? 0) >= 2, `logged in again past the max TTL: ${JSON.stringify(bao.stats())}`);
     assertNoJwtIn(p);
     await p.stop();
+  });
+
+  it('a tcp:// Workload API endpoint never goes through an HTTP proxy, whatever grpc_proxy, https_proxy, http_proxy and NO_PROXY say (issue 22 item 1)', async () => {
+    // SPIRE serves unix sockets only: a relay in this process carries TCP to the agent's socket (the agent still
+    // attests the plugin by its uid, this process's). The proxy tunnels what it is asked to, as a real one would:
+    // before the fix, the login worked and the JWT-SVID crossed the proxy at every login.
+    const open = new Set<Socket>();
+    const relay = createServer((client) => {
+      const agentSide = connect(spire.agentSocket);
+      for (const s of [client, agentSide]) {
+        open.add(s);
+        s.on('error', () => {});
+        s.on('close', () => (client.destroy(), agentSide.destroy(), open.delete(s)));
+      }
+      client.pipe(agentSide).pipe(client);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const proxy = await new ForwardProxy().start();
+    try {
+      const endpoint = `tcp://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+      const env = { grpc_proxy: proxy.url, https_proxy: proxy.url, http_proxy: proxy.url, HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' };
+      const flags = spiffeFlags('kms').map((f) => (f.startsWith('-jwt-spiffe-endpoint=') ? `-jwt-spiffe-endpoint=${endpoint}` : f));
+      const { client, p } = await plugins.start(flags, { env });
+      await roundTrip(client, 800);
+      assert.ok(p.logs().some((l) => l.message === 'authenticated to Vault'));
+      assert.equal(proxy.connections, 0, `the proxy saw ${proxy.connections} connection(s): ${JSON.stringify(proxy.requests)}`);
+      await p.stop();
+
+      // The Go plugin v1.4.0 on the same attack: grpc-go never proxies a loopback address either.
+      const socket = join(tempSocketDir(), 'vaultkms.socket');
+      const go = plugins.adopt(new PluginProcess([...flags, `-socket=unix://${socket}`, `-health-port=${await TcpForwarder.freePort()}`], env, undefined, goPluginCommand()));
+      await go.waitForSocket(socket, 30_000);
+      const goClient = new KmsTestClient(socket);
+      try {
+        await roundTrip(goClient, 801);
+      } finally {
+        goClient.close();
+        await go.stop();
+      }
+      assert.equal(proxy.connections, 0, `the Go plugin sent ${proxy.connections} connection(s) to the proxy`);
+    } finally {
+      for (const s of open) s.destroy();
+      relay.close();
+      await proxy.close();
+    }
   });
 
   it('-jwt-spiffe-endpoint that is no Workload API address: exit 2 naming the flag and env var', async () => {

@@ -1,3 +1,5 @@
+import { printable } from '../../domain/model/outside-text';
+
 /** One line of the doctor's report. */
 /** 'warn': works, but insecure or fragile; exit 0 unless check -strict. */
 export type StepStatus = 'pass' | 'warn' | 'fail' | 'skip';
@@ -25,13 +27,17 @@ export function succeeded(steps: readonly StepResult[], strict: boolean): boolea
   return allPassed(steps) && !(strict && steps.some((s) => s.status === 'warn'));
 }
 
-/** One line per step, "✓ title: detail", a failure's or warning's fix indented below it, and a verdict. */
+/**
+ * One line per step, "✓ title: detail", a failure's or warning's fix indented below it, and a verdict.
+ * A detail can quote Vault or the SPIFFE agent: every line is made printable here as well,
+ * so no text from outside can start a line of its own or send a terminal escape.
+ */
 export function formatText(steps: readonly StepResult[], strict = false): string {
   const lines: string[] = [];
   for (const s of steps) {
-    lines.push(`${MARK[s.status]} ${s.title}: ${s.status === 'skip' ? `skipped (because ${s.detail})` : s.detail}`);
+    lines.push(`${MARK[s.status]} ${s.title}: ${printable(s.status === 'skip' ? `skipped (because ${s.detail})` : s.detail)}`);
     if (s.fix) {
-      const [first, ...rest] = s.fix.split('\n');
+      const [first, ...rest] = s.fix.split('\n').map(printable);
       lines.push(`    fix: ${first}`, ...rest.map((l) => `         ${l}`));
     }
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { outsideList } from '../../domain/model/outside-text';
 import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import { LoginRefusedError, VaultUnreachableError, type LoginInfo, type RequiredCapability, type UnreachableReason, type VaultDiagnosticsPort } from '../../ports/vault-diagnostics.port';
@@ -270,7 +271,7 @@ function reachFix(reason: UnreachableReason, address: string): string {
 function describeLogin(method: string, ttl: number, renewable: boolean, policies: readonly string[]): string {
   if (ttl < 0) return `${method} login succeeded (the token may not look itself up; see the capabilities below)`;
   const life = ttl === 0 ? 'never expires' : `expires in ${formatSeconds(ttl)}${renewable ? ', renewable' : ', NOT renewable'}`;
-  return `${method} login succeeded; the token ${life}; policies: ${policies.length > 0 ? policies.join(', ') : '(none)'}`;
+  return `${method} login succeeded; the token ${life}; policies: ${policies.length > 0 ? outsideList(policies, 10) : '(none)'}`;
 }
 
 /** The periodic orphan token docs/setup.md creates, written where this configuration reads it. */

@@ -6,7 +6,7 @@ import { ConfigError, type AuthSettings, type PluginConfig, type VaultClientSett
 import { normalizeGoArgs } from './go-flags';
 import { OPTIONS, describeOption, type OptionSpec } from './options';
 import { certSettings, jwtSettings, userpassSettings, type OptionReader } from './auth-method-settings';
-import { parseDurationMs, parseFileMode, parseGoBool, parseInteger, parseListenAddress, parseSocketUrl } from './values';
+import { malformedNoProxyEntry, parseDurationMs, parseFileMode, parseGoBool, parseInteger, parseListenAddress, parseSocketUrl } from './values';
 
 export type ParseOutcome =
   | { readonly kind: 'run'; readonly config: PluginConfig }
@@ -286,13 +286,31 @@ function vaultSettings(str: Getter, fail: Fail, env: Env): VaultClientSettings {
     tlsServerName: envText('VAULT_TLS_SERVER_NAME'),
     timeoutMs,
     maxRetries,
-    proxy: {
-      httpProxy: envText('HTTP_PROXY') ?? envText('http_proxy'),
-      httpsProxy: envText('HTTPS_PROXY') ?? envText('https_proxy'),
-      noProxy: envText('NO_PROXY') ?? envText('no_proxy'),
-    },
+    proxy: proxySettings(envText, envFail),
     redirectOrigins: redirectOrigins.map((o) => new URL(o).origin),
   };
+}
+
+/**
+ * HTTP_PROXY / HTTPS_PROXY / NO_PROXY, either case, as Vault's Go client reads
+ * them. With a proxy set, a NO_PROXY entry that cannot be read is a
+ * configuration error naming it: skipping it would send the requests it was
+ * meant to exempt, with the token, through the proxy.
+ */
+function proxySettings(envText: (name: string) => string | undefined, envFail: (name: string, why: string) => never): VaultClientSettings['proxy'] {
+  const httpProxy = envText('HTTP_PROXY') ?? envText('http_proxy');
+  const httpsProxy = envText('HTTPS_PROXY') ?? envText('https_proxy');
+  const noProxyName = envText('NO_PROXY') !== undefined ? 'NO_PROXY' : 'no_proxy';
+  const noProxy = envText(noProxyName);
+  const bad = noProxy !== undefined && (httpProxy || httpsProxy) ? malformedNoProxyEntry(noProxy) : undefined;
+  if (bad !== undefined) {
+    envFail(
+      noProxyName,
+      `entry "${withoutUserInfo(bad).slice(0, 100)}" is neither a host name, an IP address nor a CIDR such as 10.0.0.0/8 (an IPv4 prefix is 0-32 bits, IPv6 0-128), ` +
+        'nor one of them with a port; fix or remove it: a request it was meant to exempt would go through the proxy',
+    );
+  }
+  return { httpProxy, httpsProxy, noProxy };
 }
 
 /** The address as it may be printed: "scheme://user:pass@host" loses "user:pass@", also in text that is no URL. */

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { ListenAddress, SocketLocation } from './config';
 
 /**
@@ -84,4 +85,27 @@ export function parseFileMode(text: string): number | undefined {
   const t = text.trim();
   if (!/^0?[0-7]{3}$/.test(t)) return undefined;
   return parseInt(t, 8);
+}
+
+/**
+ * The first NO_PROXY entry that cannot mean what it was meant to: a CIDR that
+ * does not parse (10.0.0.0/99, vault/24), or a port that is no port
+ * (vault:http, vault:0). Host names, domains (".example.com", "*.example.com"),
+ * IP addresses and "*" are taken as written, as Go's net/http takes them.
+ * Undefined when every entry is usable.
+ */
+export function malformedNoProxyEntry(noProxy: string): string | undefined {
+  for (const entry of noProxy.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    if (entry === '*' || isIP(entry) !== 0) continue;
+    if (entry.includes('/')) {
+      const m = /^([^/]+)\/(\d{1,3})$/.exec(entry);
+      const family = m ? isIP(m[1]) : 0;
+      if (!m || family === 0 || Number(m[2]) > (family === 4 ? 32 : 128)) return entry;
+      continue;
+    }
+    const m = /^(\[[^\]]*\]|[^:[\]\s]+)(?::([^:]*))?$/.exec(entry);
+    if (!m || (m[1].startsWith('[') && isIP(m[1].slice(1, -1)) !== 6)) return entry;
+    if (m[2] !== undefined && !(/^\d{1,5}$/.test(m[2]) && Number(m[2]) >= 1 && Number(m[2]) <= 65535)) return entry;
+  }
+  return undefined;
 }

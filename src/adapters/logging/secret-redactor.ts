@@ -1,3 +1,5 @@
+import type { SecretOrigin } from '../../ports/logger.port';
+
 /**
  * Removes secrets from anything that leaves the process as text. Two nets:
  * known secret values (registered when read from configuration or received
@@ -7,6 +9,51 @@
 const SECRET_FIELD = /token|secret|password|plaintext|private.?key|authorization/i;
 const MASK = '[redacted]';
 const MIN_SECRET_LENGTH = 4;
+
+/**
+ * Vault tokens (hvs. service, hvb. batch, hvr. recovery: about 90 characters
+ * and more) and OpenBao's and older Vault's (s., b., r. and 24 characters;
+ * a namespace's tokens end in ".<namespace id>").
+ */
+const VAULT_TOKEN = /^(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9]+)?$/;
+/** Any other issued credential (a JWT): one word of a token alphabet, this long at least. */
+const TOKEN_WORD = /^[A-Za-z0-9+/=._~-]{24,}$/;
+/**
+ * And random-looking: small and capital letters and digits, as base64 of
+ * random bytes has (a JWT always: its header starts "eyJ"), and no long runs
+ * of the same few characters (a repeated word). A host name (small letters,
+ * digits, dots and hyphens) never passes.
+ */
+const MIN_BITS_PER_CHAR = 3;
+/** An issued value longer than this is no token (a JWT is a few KiB); it is not kept. */
+const MAX_ISSUED_SECRET_CHARS = 16 * 1024;
+
+/**
+ * Whether a value another party issued looks like a credential: a Vault or
+ * OpenBao token, or a long word of random-looking characters from a token
+ * alphabet (a JWT). Never a word of the language, a phrase, a host name or
+ * address, or a short string: registering those would let the issuer erase
+ * them from every later log line.
+ */
+export function looksLikeToken(value: string): boolean {
+  if (value.length > MAX_ISSUED_SECRET_CHARS) return false;
+  if (VAULT_TOKEN.test(value)) return true;
+  if (!TOKEN_WORD.test(value)) return false;
+  return /[a-z]/.test(value) && /[A-Z]/.test(value) && /[0-9]/.test(value) && bitsPerChar(value) >= MIN_BITS_PER_CHAR;
+}
+
+/** Shannon entropy of the characters of `text`, in bits per character. */
+function bitsPerChar(text: string): number {
+  const counts = new Map<string, number>();
+  for (const c of text) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let bits = 0;
+  for (const n of counts.values()) {
+    const p = n / text.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
 /**
  * How many secrets are remembered: the most recently registered ones. Every
  * login registers the credential it used and the token it got again, so the
@@ -22,8 +69,14 @@ export class SecretRedactor {
 
   constructor(private readonly capacity = MAX_REMEMBERED_SECRETS) {}
 
-  register(secret: string | undefined): void {
+  /**
+   * A secret read or received at run time. The operator's (a credential
+   * file's content) is hidden whatever it looks like; an issued one only if
+   * it looks like a token (see looksLikeToken).
+   */
+  register(secret: string | undefined, origin: SecretOrigin): void {
     if (!secret || secret.length < MIN_SECRET_LENGTH) return;
+    if (origin === 'issued' && !looksLikeToken(secret)) return;
     this.values.delete(secret);
     this.values.add(secret);
     if (this.values.size > this.capacity) this.values.delete(this.values.values().next().value as string);

@@ -1,4 +1,5 @@
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { OUTSIDE_ITEM_MAX_CHARS, outsideList, outsideText } from '../../domain/model/outside-text';
 import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import { JWTSVIDRequest, JWTSVIDResponse, type IJWTSVIDRequest } from './generated/workload-proto';
@@ -13,6 +14,15 @@ const SECURITY_HEADER = 'workload.spiffe.io';
  * answers in milliseconds, a stuck one must not hold a login forever.
  */
 export const FETCH_TIMEOUT_MS = 10_000;
+/**
+ * The Workload API channel never goes through an HTTP proxy. grpc-js would
+ * otherwise tunnel a tcp:// endpoint through grpc_proxy, https_proxy or
+ * http_proxy, and it reads only the lower-case no_proxy (NO_PROXY is ignored):
+ * the JWT-SVID, a Vault login credential, would cross the proxy at every
+ * login. The agent is local by design (the spec's endpoints are a unix socket
+ * or an IP address and port).
+ */
+const CHANNEL_OPTIONS = { 'grpc.enable_http_proxy': 0 } as const;
 
 export interface SpiffeJwtSourceOptions {
   /** unix:///path, unix:/path, a bare socket path, or tcp://<ip>:<port> (the SPIFFE_ENDPOINT_SOCKET forms). */
@@ -56,7 +66,7 @@ export class SpiffeJwtSource {
     if (this.closing.signal.aborted) throw closedError();
     const spiffeId = this.opts.spiffeId || undefined;
     const request: IJWTSVIDRequest = { audience: [this.opts.audience], spiffe_id: spiffeId ?? '' };
-    const client = new Client(this.endpoint.target, credentials.createInsecure());
+    const client = new Client(this.endpoint.target, credentials.createInsecure(), CHANNEL_OPTIONS);
     let response: JWTSVIDResponse;
     try {
       response = await this.call(client, request, ctx, spiffeId);
@@ -68,16 +78,17 @@ export class SpiffeJwtSource {
     // identity (go-spiffe's FetchJWTSVID takes svids[0] as well).
     const svid = spiffeId === undefined ? response.svids[0] : response.svids.find((s) => s.spiffe_id === spiffeId);
     if (!svid) {
+      // The agent chose how many and what: a few are named, the rest counted.
       throw new KmsError(
         'permission-denied',
         `the SPIFFE agent at ${this.endpoint.address} returned no JWT-SVID for ${spiffeId ?? 'this workload'} ` +
-          `(it returned ${response.svids.length === 0 ? 'none' : `only ${response.svids.map((s) => s.spiffe_id).join(', ')}`})`,
+          `(it returned ${response.svids.length === 0 ? 'none' : `only ${outsideList(response.svids.map((s) => s.spiffe_id ?? ''))}`})`,
       );
     }
     // A JWS compact token is three base64url parts; anything else would only fail later at Vault, less clearly.
     const token = svid.svid ?? '';
     if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
-      throw new KmsError('internal', `the SPIFFE agent at ${this.endpoint.address} returned a JWT-SVID for ${svid.spiffe_id} that is not a compact JWS`);
+      throw new KmsError('internal', `the SPIFFE agent at ${this.endpoint.address} returned a JWT-SVID for ${outsideText(svid.spiffe_id ?? '', OUTSIDE_ITEM_MAX_CHARS)} that is not a compact JWS`);
     }
     return token;
   }

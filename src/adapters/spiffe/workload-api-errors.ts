@@ -1,13 +1,15 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
+import { outsideText } from '../../domain/model/outside-text';
 import { KmsError } from '../../ports/errors';
 
 /**
  * A failed FetchJWTSVID as the KmsError the auth layer understands. The agent's
  * own message (status details) is kept: it names the problem ("no identity
- * issued", a connect error) and never carries a token.
+ * issued", a connect error) and never carries a token. The agent chose it, so
+ * it is passed on as one bounded line of visible characters.
  */
 export function workloadApiError(e: ServiceError, address: string, spiffeId: string | undefined): KmsError {
-  const details = e.details || e.message;
+  const details = outsideText(e.details || e.message);
   const whose = spiffeId ? `the SPIFFE ID ${spiffeId}` : 'any SPIFFE ID';
   switch (e.code) {
     case status.UNAVAILABLE:

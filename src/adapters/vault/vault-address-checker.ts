@@ -1,6 +1,7 @@
 import { CallScope, onAbort, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import { exchange } from './http-transport';
+import { proxyRefusal } from './proxy';
 import type { VaultAddressCheck, VaultAddressesPort } from '../../ports/vault-addresses.port';
 import type { VaultEndpoint, VaultEndpoints } from './vault-endpoints';
 import { describeNetworkCode, isTlsCode } from './network-errors';
@@ -50,7 +51,8 @@ export class VaultAddressChecker implements VaultAddressesPort {
       else this.endpoints.failed(endpoint, detail);
       return { address: endpoint.address, ok, detail };
     } catch (e) {
-      const detail = scope.aborted ? timedOut.message : detailOf(e);
+      const refused = proxyRefusal(e, new URL(endpoint.origin), endpoint.proxy);
+      const detail = scope.aborted ? timedOut.message : refused ? `unreachable: ${refused.message}` : detailOf(e);
       this.endpoints.failed(endpoint, detail);
       return { address: endpoint.address, ok: false, detail };
     } finally {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OUTSIDE_ITEM_MAX_CHARS, outsideText } from '../../domain/model/outside-text';
 import type { AuthStrategyPort } from '../../ports/auth.port';
 import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
@@ -94,7 +95,8 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
     if (res.status !== 200 || !parsed.success) {
       throw new VaultUnreachableError('other', `the server at the address answered HTTP ${res.status} to sys/health, not as Vault does`);
     }
-    return parsed.data;
+    // Vault chose this string: `check` prints it, so it is one short line of visible characters.
+    return { ...parsed.data, version: outsideText(parsed.data.version, OUTSIDE_ITEM_MAX_CHARS) };
   }
 
   async login(ctx: CallContext): Promise<LoginInfo> {
@@ -118,7 +120,7 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
       method: this.auth.method,
       ttlSeconds: data.ttl,
       renewable: data.renewable,
-      policies: data.policies ?? [],
+      policies: (data.policies ?? []).map((p) => outsideText(p, OUTSIDE_ITEM_MAX_CHARS)),
       periodSeconds: data.period ?? 0,
       explicitMaxTtlSeconds: data.explicit_max_ttl ?? 0,
     };
@@ -175,7 +177,7 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
     if (res.status === 404) return undefined;
     const { data } = parseOk(res, keyBody, op);
     return {
-      type: data.type,
+      type: outsideText(data.type, OUTSIDE_ITEM_MAX_CHARS),
       latestVersion: data.latest_version,
       derived: data.derived,
       supportsEncryption: data.supports_encryption,

@@ -10,6 +10,8 @@ export interface VaultEndpoint {
   /** Path prefix of the address (a Vault behind a path-routing proxy), without a trailing slash. */
   readonly basePath: string;
   readonly dispatcher: Dispatcher;
+  /** The proxy requests to it go through (HTTPS_PROXY, HTTP_PROXY), if any. */
+  readonly proxy?: string;
 }
 
 export interface EndpointState {
@@ -41,9 +43,10 @@ export class VaultEndpoints {
     settings: VaultClientSettings,
     dispatcherFor: (url: URL) => Dispatcher,
     private readonly observe: EndpointsObserver = () => {},
+    proxyFor: (url: URL) => string | undefined = () => undefined,
   ) {
     const list = settings.addresses && settings.addresses.length > 0 ? settings.addresses : [settings.address];
-    this.all = list.map((address) => endpointFor(address, dispatcherFor));
+    this.all = list.map((address) => endpointFor(address, dispatcherFor, proxyFor));
     this.up = this.all.map(() => true);
     this.reasons = this.all.map(() => '');
   }
@@ -102,11 +105,11 @@ export class VaultEndpoints {
   }
 }
 
-function endpointFor(address: string, dispatcherFor: (url: URL) => Dispatcher): VaultEndpoint {
+function endpointFor(address: string, dispatcherFor: (url: URL) => Dispatcher, proxyFor: (url: URL) => string | undefined): VaultEndpoint {
   const url = new URL(address);
   if (url.protocol === 'unix:') {
     const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 30_000, connect: { socketPath: url.pathname } });
     return { address, origin: 'http://localhost', basePath: '', dispatcher };
   }
-  return { address, origin: url.origin, basePath: url.pathname.replace(/\/+$/, ''), dispatcher: dispatcherFor(url) };
+  return { address, origin: url.origin, basePath: url.pathname.replace(/\/+$/, ''), dispatcher: dispatcherFor(url), proxy: proxyFor(url) };
 }

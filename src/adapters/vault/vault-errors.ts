@@ -1,9 +1,11 @@
+import { outsideText } from '../../domain/model/outside-text';
 import { KmsError } from '../../ports/errors';
 
 /**
  * The one place Vault's answers become domain error kinds. Vault error texts
  * are matched by substring (they are often multierror-formatted) and passed
- * on shortened to one line; they never contain request data or tokens.
+ * on as one line of at most 200 visible characters (outside-text.ts): a hostile
+ * node can neither forge a line of `check`'s output or /health nor flood them.
  */
 const DECRYPT_REJECTIONS = [
   'invalid ciphertext',
@@ -15,12 +17,14 @@ const DECRYPT_REJECTIONS = [
   'missing ciphertext',
 ];
 
+const MAX_VAULT_ERROR_CHARS = 200;
+
 export function vaultErrorText(errors: readonly string[]): string {
   const joined = errors
     .map((e) => e.replace(/\d+ errors? occurred:/g, '').replace(/[\t\n\r*]+/g, ' ').trim())
     .filter((e) => e !== '')
     .join('; ');
-  return joined.length > 200 ? `${joined.slice(0, 200)}...` : joined || 'no error text';
+  return joined === '' ? 'no error text' : outsideText(joined, MAX_VAULT_ERROR_CHARS);
 }
 
 /** What a request was for, named in its errors so an operator can fix the policy or the setup. */

@@ -1,15 +1,17 @@
-import { BlockList, isIP } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { Agent, ProxyAgent } from './undici-dispatchers';
 import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '../../ports/call-context';
+import { OUTSIDE_ITEM_MAX_CHARS, outsideText } from '../../domain/model/outside-text';
 import { KmsError } from '../../ports/errors';
 import type { ClockPort } from '../../ports/clock.port';
+import type { SecretSink } from '../../ports/logger.port';
 import type { VaultClientSettings } from './vault-settings';
 import { isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
 import { VaultEndpoints, type EndpointsObserver, type VaultEndpoint } from './vault-endpoints';
 import { exchange } from './http-transport';
 import { describeNetworkError } from './network-errors';
+import { proxyFor, proxyRefusal } from './proxy';
 
 export interface VaultResponse {
   readonly status: number;
@@ -77,17 +79,17 @@ export class VaultHttpClient {
   constructor(
     private readonly settings: VaultClientSettings,
     private readonly clock: ClockPort,
-    private readonly onSecret: (secret: string) => void = () => {},
+    private readonly onSecret: SecretSink = () => {},
     private readonly observe: VaultRequestObserver = () => {},
     private readonly onRedirect: RedirectObserver = () => {},
     onEndpoints: EndpointsObserver = () => {},
   ) {
-    this.endpoints = new VaultEndpoints(settings, (url) => dispatcherFor(url, settings), onEndpoints);
+    this.endpoints = new VaultEndpoints(settings, (url) => dispatcherFor(url, settings), onEndpoints, (url) => proxyFor(url, settings));
     this.allowedOrigins = new Set([...this.endpoints.all.map((e) => e.origin), ...(settings.redirectOrigins ?? [])]);
   }
 
   setToken(token: string): void {
-    this.onSecret(token);
+    this.onSecret(token, 'issued');
     this.token = token;
   }
 
@@ -202,7 +204,7 @@ export class VaultHttpClient {
             throw new KmsError('unavailable', 'Vault redirected from https to http; refusing to follow');
           }
           if (!this.allowedOrigins.has(target.origin)) {
-            throw new KmsError('unavailable', `Vault redirected to ${target.origin}, which is not -vault-address's origin nor listed in -vault-redirect-origins; refusing to send the token there`);
+            throw new KmsError('unavailable', `Vault redirected to ${outsideText(target.origin, OUTSIDE_ITEM_MAX_CHARS)}, which is not -vault-address's origin nor listed in -vault-redirect-origins; refusing to send the token there`);
           }
           if (target.origin !== origin && !this.reportedRedirects.has(target.origin)) {
             this.reportedRedirects.add(target.origin);
@@ -219,6 +221,8 @@ export class VaultHttpClient {
     } catch (e) {
       if (e instanceof KmsError) throw e;
       if (isAborted(ctx)) throw abortReason(ctx);
+      const specific = headerRefusal(e) ?? proxyRefusal(e, new URL(origin), proxyFor(new URL(origin), this.settings));
+      if (specific) throw specific;
       const problem = describeNetworkError(e);
       // A certificate problem is not "cannot reach": the text names what to give instead.
       throw new KmsError('unavailable', problem.startsWith("Vault's certificate") ? problem : `cannot reach Vault: ${problem}`, { cause: e });
@@ -257,38 +261,26 @@ function parseJson(text: string, status: number): unknown {
 function dispatcherFor(url: URL, settings: VaultClientSettings): Dispatcher {
   const tls = buildTlsOptions(settings);
   const pool = { connections: 64, keepAliveTimeout: 30_000 };
-  const proxy = settings.proxy;
-  const proxyUrl = url.protocol === 'https:' ? proxy?.httpsProxy : proxy?.httpProxy;
-  if (!proxyUrl || isLoopback(url.hostname) || noProxyMatches(proxy?.noProxy ?? '', url)) return new Agent({ ...pool, connect: tls });
+  const proxyUrl = proxyFor(url, settings);
+  if (!proxyUrl) return new Agent({ ...pool, connect: tls });
   return new ProxyAgent({ ...pool, uri: proxyUrl, requestTls: tls });
 }
 
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\./.test(h);
+/**
+ * A header value HTTP cannot carry (a line break or another control character
+ * in the token, or in -vault-namespace): undici refuses to send the request.
+ * Nothing would change on a retry, so it is a precondition, not an outage.
+ */
+function headerRefusal(e: unknown): KmsError | undefined {
+  const err = e as { code?: string; message?: string };
+  const m = err?.code === 'UND_ERR_INVALID_ARG' ? /^invalid ([a-z0-9-]+) header$/i.exec(err.message ?? '') : null;
+  if (!m) return undefined;
+  const what = HEADER_SOURCES[m[1].toLowerCase()] ?? `the ${m[1]} header`;
+  return new KmsError('failed-precondition', `${what} holds characters an HTTP header cannot carry (a line break or another control character); the request was not sent`, { cause: e });
 }
 
-/** NO_PROXY as Go reads it: "*", host names (and their subdomains), IPs, CIDRs, each with an optional port. */
-export function noProxyMatches(noProxy: string, url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  for (const raw of noProxy.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)) {
-    if (raw === '*') return true;
-    if (raw.includes('/')) {
-      const [net, bits] = raw.split('/');
-      const family = isIP(net);
-      if (family && isIP(host) === family) {
-        const list = new BlockList();
-        list.addSubnet(net, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
-        if (list.check(host, family === 6 ? 'ipv6' : 'ipv4')) return true;
-      }
-      continue;
-    }
-    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(raw);
-    if (!m) continue;
-    const entryHost = m[1].replace(/^\[|\]$/g, '').replace(/^\./, '');
-    if (m[2] && m[2] !== port) continue;
-    if (host === entryHost || host.endsWith(`.${entryHost}`)) return true;
-  }
-  return false;
-}
+const HEADER_SOURCES: Readonly<Record<string, string>> = {
+  'x-vault-token': 'the Vault token (from -token, -token-file or Vault\'s login answer)',
+  'x-vault-namespace': '-vault-namespace (VAULT_KMS_VAULT_NAMESPACE, VAULT_NAMESPACE)',
+};
+

@@ -1,3 +1,13 @@
+import { outsideText, OUTSIDE_TEXT_MAX_CHARS } from './outside-text';
+
+/**
+ * /health, /healthz?verbose and KMS Status serve the reason without
+ * authentication, and it can quote Vault or the SPIFFE agent: whatever the
+ * checks found, it is served as one line of visible characters, this long at
+ * most (a few sentences of our own plus a quoted detail).
+ */
+export const MAX_HEALTH_REASON_CHARS = 1000;
+
 /**
  * Health as the result of the last background check (token valid, key
  * readable, one encrypt/decrypt round trip). Probes and KMS v2 Status read this
@@ -27,11 +37,11 @@ export class HealthState {
   constructor(private readonly maxAgeMs: number) {}
 
   record(ok: boolean, reason: string, at: number): void {
-    this.last = { ok, reason: ok ? 'ok' : reason, at };
+    this.last = { ok, reason: ok ? 'ok' : outsideText(reason, MAX_HEALTH_REASON_CHARS), at };
   }
 
   recordAddresses(addresses: readonly AddressVerdict[]): void {
-    this.addresses = addresses.map((a) => ({ address: a.address, ok: a.ok, detail: a.detail }));
+    this.addresses = addresses.map((a) => ({ address: a.address, ok: a.ok, detail: outsideText(a.detail, OUTSIDE_TEXT_MAX_CHARS) }));
   }
 
   private detail(): { addresses?: readonly AddressVerdict[] } {

@@ -7,6 +7,7 @@ import type { VaultHttpClient } from '../vault-http-client';
 import { errorsOf, parseOk } from '../vault-response';
 import { REFUSED_CREDENTIAL_RETRY_MS, RefusedCredential } from './refused-credential';
 import { readSecretFile } from './secret-file';
+import type { SecretSink } from '../../../ports/logger.port';
 
 /** AppRole login (POST auth/<mount>/login, no token sent); each login yields a fresh token. */
 export class AppRoleAuthStrategy implements AuthStrategyPort {
@@ -21,7 +22,7 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
     private readonly roleId: string,
     private readonly secretId: string | undefined,
     private readonly secretIdFile: string | undefined,
-    private readonly onSecret: (s: string) => void,
+    private readonly onSecret: SecretSink,
     now: () => number = Date.now,
   ) {
     this.refused = new RefusedCredential(now);
@@ -30,7 +31,7 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
 
   async login(ctx: CallContext): Promise<string> {
     const secretId = this.secretIdFile ? await readSecretFile(this.secretIdFile, '-approle-secret-id-file') : (this.secretId as string);
-    this.onSecret(secretId);
+    this.onSecret(secretId, 'operator');
     if (this.refused.heldBack(secretId)) {
       throw new KmsError(
         'permission-denied',
@@ -54,7 +55,7 @@ export class AppRoleAuthStrategy implements AuthStrategyPort {
     }
     const { auth } = parseOk(res, authData, this.loginOp);
     this.refused.accepted();
-    this.onSecret(auth.client_token);
+    this.onSecret(auth.client_token, 'issued');
     return auth.client_token;
   }
 }

@@ -7,6 +7,7 @@ import type { VaultHttpClient } from '../vault-http-client';
 import { parseOk } from '../vault-response';
 import { readClientIdentity, type ClientIdentityFiles } from './client-certificate';
 import { loginRefusal } from './login-refusal';
+import type { SecretSink } from '../../../ports/logger.port';
 
 /** An HTTP client to Vault that presents the given client certificate; closed after one login. */
 export type LoginClientFactory = (identity: { readonly cert: string; readonly key: string }) => Pick<VaultHttpClient, 'request' | 'close'>;
@@ -28,7 +29,7 @@ export class CertAuthStrategy implements AuthStrategyPort {
     mount: string,
     private readonly role: string,
     private readonly files: ClientIdentityFiles,
-    private readonly onSecret: (s: string) => void,
+    private readonly onSecret: SecretSink,
   ) {
     this.loginOp = { what: 'certificate login', path: `auth/${mount}/login`, capability: 'update' };
   }
@@ -46,7 +47,7 @@ export class CertAuthStrategy implements AuthStrategyPort {
       );
       if (refused) throw refused;
       const { auth } = parseOk(res, authData, this.loginOp);
-      this.onSecret(auth.client_token);
+      this.onSecret(auth.client_token, 'issued');
       return auth.client_token;
     } catch (e) {
       if (e instanceof KmsError) throw e;

@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { KmsError } from '../../../ports/errors';
+import type { SecretSink } from '../../../ports/logger.port';
 
 /** A client certificate (chain) and its private key, as PEM text. */
 export interface ClientIdentity {
@@ -24,7 +25,7 @@ const KEY_TYPES = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY']);
  * that they belong together before any of it is sent. Errors name the flag and
  * the file, never the key. `onSecret` receives the key as soon as it is read.
  */
-export async function readClientIdentity(files: ClientIdentityFiles, onSecret: (s: string) => void, now: Date = new Date()): Promise<ClientIdentity> {
+export async function readClientIdentity(files: ClientIdentityFiles, onSecret: SecretSink, now: Date = new Date()): Promise<ClientIdentity> {
   const certFlag = files.kind === 'combined' ? '-cert-pem' : '-cert-file';
   const keyFlag = files.kind === 'combined' ? '-cert-pem' : '-cert-key';
   const certPath = files.kind === 'combined' ? files.pemFile : files.certFile;
@@ -72,8 +73,8 @@ function blocks(text: string): { type: string; pem: string }[] {
 }
 
 /** The key as a whole, and its base64 body on one line: either form could end up in a message. */
-function registerKey(pem: string, onSecret: (s: string) => void): void {
-  onSecret(pem.trim());
+function registerKey(pem: string, onSecret: SecretSink): void {
+  onSecret(pem.trim(), 'operator');
   const body = pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
-  onSecret(body);
+  onSecret(body, 'operator');
 }

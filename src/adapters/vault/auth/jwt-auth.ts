@@ -1,3 +1,4 @@
+import { outsideList } from '../../../domain/model/outside-text';
 import type { CallContext } from '../../../ports/call-context';
 import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { authData } from '../schemas';
@@ -6,6 +7,7 @@ import type { VaultHttpClient } from '../vault-http-client';
 import { parseOk } from '../vault-response';
 import { loginRefusal } from './login-refusal';
 import { readSecretFile } from './secret-file';
+import type { SecretSink } from '../../../ports/logger.port';
 
 /** Where the JWT for a login comes from: a file (-jwt-token-path) or the SPIFFE Workload API. */
 export interface JwtTokenSource {
@@ -39,7 +41,7 @@ export class JwtAuthStrategy implements AuthStrategyPort {
     mount: string,
     private readonly role: string,
     private readonly source: JwtTokenSource,
-    private readonly onSecret: (s: string) => void,
+    private readonly onSecret: SecretSink,
     private readonly now: () => number = Date.now,
   ) {
     this.loginOp = { what: 'JWT login', path: `auth/${mount}/login`, capability: 'update' };
@@ -47,12 +49,12 @@ export class JwtAuthStrategy implements AuthStrategyPort {
 
   async login(ctx: CallContext): Promise<string> {
     const jwt = await this.source.fetchToken(ctx);
-    this.onSecret(jwt);
+    this.onSecret(jwt, 'issued');
     const res = await this.http.request('POST', this.loginOp.path, { role: this.role, jwt }, ctx, { authenticated: false });
     const refused = loginRefusal(res, this.loginOp, this.refusalHint(jwt));
     if (refused) throw refused;
     const { auth } = parseOk(res, authData, this.loginOp);
-    this.onSecret(auth.client_token);
+    this.onSecret(auth.client_token, 'issued');
     return auth.client_token;
   }
 
@@ -64,7 +66,8 @@ export class JwtAuthStrategy implements AuthStrategyPort {
     if (typeof claims.exp === 'number' && claims.exp * 1000 <= this.now()) {
       return `the JWT from ${from} expired at ${new Date(claims.exp * 1000).toISOString()}; whatever writes it must replace it before it expires`;
     }
-    const aud = Array.isArray(claims.aud) ? claims.aud.join(',') : String(claims.aud ?? '');
+    // Claims are whatever the JWT's issuer (or a hostile agent) wrote: named bounded and printable.
+    const aud = outsideList((Array.isArray(claims.aud) ? claims.aud : [claims.aud ?? '']).map(String));
     return `check role "${this.role}" (bound_audiences, bound_claims, user_claim) against the JWT from ${from} (aud "${aud}") and the mount's keys (jwt_validation_pubkeys, jwks_url or oidc_discovery_url)`;
   }
 }

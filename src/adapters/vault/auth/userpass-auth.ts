@@ -8,6 +8,7 @@ import { parseOk } from '../vault-response';
 import { loginRefusal } from './login-refusal';
 import { REFUSED_CREDENTIAL_RETRY_MS, RefusedCredential } from './refused-credential';
 import { readSecretFile } from './secret-file';
+import type { SecretSink } from '../../../ports/logger.port';
 
 /**
  * userpass login (POST auth/<mount>/login/<username>, no token sent). Like
@@ -26,7 +27,7 @@ export class UserpassAuthStrategy implements AuthStrategyPort {
     private readonly username: string,
     private readonly password: string | undefined,
     private readonly passwordFile: string | undefined,
-    private readonly onSecret: (s: string) => void,
+    private readonly onSecret: SecretSink,
     now: () => number = Date.now,
   ) {
     this.refused = new RefusedCredential(now);
@@ -35,7 +36,7 @@ export class UserpassAuthStrategy implements AuthStrategyPort {
 
   async login(ctx: CallContext): Promise<string> {
     const password = this.passwordFile ? await readSecretFile(this.passwordFile, '-userpass-password-file') : (this.password as string);
-    this.onSecret(password);
+    this.onSecret(password, 'operator');
     if (this.refused.heldBack(password)) {
       throw new KmsError(
         'permission-denied',
@@ -57,7 +58,7 @@ export class UserpassAuthStrategy implements AuthStrategyPort {
     }
     const { auth } = parseOk(res, authData, this.loginOp);
     this.refused.accepted();
-    this.onSecret(auth.client_token);
+    this.onSecret(auth.client_token, 'issued');
     return auth.client_token;
   }
 }
