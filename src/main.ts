@@ -29,6 +29,7 @@ import { UserpassAuthStrategy } from './adapters/vault/auth/userpass-auth';
 import { TokenAuthStrategy } from './adapters/vault/auth/token-auth';
 import { VaultAddressChecker } from './adapters/vault/vault-address-checker';
 import { VaultDiagnosticsAdapter } from './adapters/vault/vault-diagnostics.adapter';
+import { warnIfNamespaceIgnored } from './adapters/vault/vault-edition';
 import { VaultHttpClient } from './adapters/vault/vault-http-client';
 import { VaultTokenSessionAdapter } from './adapters/vault/vault-token-session.adapter';
 import { VaultTransitAdapter } from './adapters/vault/vault-transit.adapter';
@@ -213,6 +214,8 @@ function compose(config: PluginConfig): Plugin {
 
   const vault = auth.method === 'dev' ? undefined : c.resolve(VaultHttpClient);
   if (vault) metrics.vaultAddressInUse(vault.endpoints.states());
+  // Vault's Community Edition would serve a namespaced configuration from the root namespace: say so at once.
+  if (vault && config.vault.namespace) void warnIfNamespaceIgnored(vault, config.vault.namespace, log, withTimeout(Date.now(), 5000));
   return {
     config,
     log,
@@ -349,6 +352,7 @@ function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
       authMethod: auth.method,
       transitMount: config.transitMount,
       transitKey: config.transitKey,
+      vaultNamespace: config.vault.namespace,
       vault: http && strategy ? diagnose(http) : undefined,
       context: () => withTimeout(Date.now(), CHECK_STEP_MS),
       stepTimeoutMs: CHECK_STEP_MS,

@@ -16,6 +16,7 @@ import { classifyVaultError, type VaultOperation } from './vault-errors';
 import type { VaultHttpClient, VaultResponse } from './vault-http-client';
 import { errorsOf, parseOk } from './vault-response';
 import { VaultTransitAdapter } from './vault-transit.adapter';
+import { ignoresNamespaces } from './vault-edition';
 
 const healthBody = z.object({
   initialized: z.boolean(),
@@ -81,7 +82,7 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
     let res: VaultResponse;
     try {
       // Every state answers 200 with these parameters, so no status is retried and the body says which state.
-      res = await this.http.request('GET', 'sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200', undefined, ctx, { authenticated: false });
+      res = await this.http.request('GET', 'sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200', undefined, ctx, { authenticated: false, rootNamespace: true });
     } catch (e) {
       throw unreachable(e);
     }
@@ -89,7 +90,7 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
     if (res.status !== 200 || !parsed.success) {
       throw new VaultUnreachableError('other', `the server at the address answered HTTP ${res.status} to sys/health, not as Vault does`);
     }
-    return parsed.data;
+    return { ...parsed.data, ignoresNamespaces: ignoresNamespaces(res.body) };
   }
 
   async login(ctx: CallContext): Promise<LoginInfo> {
