@@ -247,6 +247,8 @@ function nodeConfig(spec: NodeSpec, all: readonly NodeSpec[], options: RaftClust
     `listener "tcp" {\n  address = "127.0.0.1:${spec.apiPort}"\n  cluster_address = "127.0.0.1:${spec.clusterPort}"\n  tls_disable = true\n}\n` +
     `api_addr = "http://127.0.0.1:${spec.apiPort}"\ncluster_addr = "https://127.0.0.1:${spec.clusterPort}"\n` +
     `log_level = "warn"\n` +
+    // Vault locks its memory with mlock unless told not to, which fails under a small RLIMIT_MEMLOCK.
+    (spec.kind === 'vault' ? 'disable_mlock = true\n' : '') +
     (options.disableStandbyReads && spec.kind === 'openbao' ? 'disable_standby_reads = true\n' : '')
   );
 }
