@@ -32,5 +32,5 @@ fi
 echo "== the image from the Containerfile, run as the static Pod runs it"
 bash scripts/image/test.sh
 
-echo "== a real etcd and kube-apiserver with the artifact and OpenBao (binaries cached per version)"
+echo "== a real etcd and kube-apiserver with the artifact, on OpenBao then on Vault (binaries cached per version)"
 bash test/control-plane/run.sh
