@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { OpenBaoServer } from '../test/support/openbao';
+import { RealServer } from '../test/support/real-server';
 import { KmsTestClient } from '../test/support/kms-client';
 import { PluginProcess, REPO_ROOT } from '../test/support/plugin-process';
 
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   };
   const bin = value('--bin') ?? join(REPO_ROOT, 'dist/artifact/vault-kubernetes-kms');
   const idleSeconds = Number(value('--idle-seconds') ?? 60);
-  const bao = await OpenBaoServer.start();
+  const bao = await RealServer.start();
   const dir = mkdtempSync(join(tmpdir(), 'kms-memory-'));
   const socket = join(dir, 'kms.socket');
   const plugin = new PluginProcess(

@@ -190,6 +190,7 @@ function checkTable(r: Results, backend: string): string {
 
 const BACKEND_TITLE: Record<string, string> = {
   openbao: 'real OpenBao 2.7.2 (dev server, file audit device)',
+  vault: 'real HashiCorp Vault 1.21.4, Community Edition (dev server, file audit device)',
 };
 
 export function renderReport(input: BenchResults): string {
@@ -214,7 +215,7 @@ export function renderReport(input: BenchResults): string {
   }
   out.push(
     '',
-    'Ratios are medians of per-run ratios (both sides measured in the same run); "Go ÷ ours" above 1 means ours is faster. The transport limit has no Vault: it is measured once per run and shown in every table. Vault requests come from the OpenBao audit log (`"type":"request"` entries) or the test server\'s counters, as the difference around each step, so the untimed preparation of ciphertexts is never counted.',
+    'Ratios are medians of per-run ratios (both sides measured in the same run); "Go ÷ ours" above 1 means ours is faster. The transport limit has no Vault: it is measured once per run and shown in every table. Vault requests come from the OpenBao or Vault audit log (`"type":"request"` entries) or the test server\'s counters, as the difference around each step, so the untimed preparation of ciphertexts is never counted.',
   );
   return out.join('\n') + '\n';
 }

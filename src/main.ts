@@ -34,6 +34,7 @@ import { TokenAuthStrategy } from './adapters/vault/auth/token-auth';
 import { credentialFileExposure } from './adapters/vault/auth/secret-file';
 import { VaultAddressChecker } from './adapters/vault/vault-address-checker';
 import { VaultDiagnosticsAdapter } from './adapters/vault/vault-diagnostics.adapter';
+import { warnIfNamespaceIgnored } from './adapters/vault/vault-edition';
 import { VaultHttpClient } from './adapters/vault/vault-http-client';
 import { VaultTokenSessionAdapter } from './adapters/vault/vault-token-session.adapter';
 import { VaultTransitAdapter } from './adapters/vault/vault-transit.adapter';
@@ -224,6 +225,8 @@ function compose(config: PluginConfig, exposure: ProcessExposure & { readonly se
 
   const vault = auth.method === 'dev' ? undefined : c.resolve(VaultHttpClient);
   if (vault) metrics.vaultAddressInUse(vault.endpoints.states());
+  // Vault's Community Edition would serve a namespaced configuration from the root namespace: say so at once.
+  if (vault && config.vault.namespace) void warnIfNamespaceIgnored(vault, config.vault.namespace, log, withTimeout(Date.now(), 5000));
   return {
     config,
     log,
@@ -373,6 +376,7 @@ function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
       authMethod: auth.method,
       transitMount: config.transitMount,
       transitKey: config.transitKey,
+      vaultNamespace: config.vault.namespace,
       vault: http && strategy ? diagnose(http) : undefined,
       context: () => withTimeout(Date.now(), CHECK_STEP_MS),
       stepTimeoutMs: CHECK_STEP_MS,

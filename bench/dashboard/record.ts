@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KmsTestClient } from '../../test/support/kms-client';
-import { OpenBaoServer } from '../../test/support/openbao';
+import { RealServer } from '../../test/support/real-server';
 import { PluginProcess, REPO_ROOT, sleep, tempSocketDir } from '../../test/support/plugin-process';
 import { TcpForwarder } from '../../test/support/tcp-forwarder';
 
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 240);
   const outDir = process.argv[3] ?? join(REPO_ROOT, 'bench/results/dashboard');
   mkdirSync(outDir, { recursive: true });
-  const bao = await OpenBaoServer.start({ mode: 'server' });
+  const bao = await RealServer.start({ mode: 'server' });
   const dir = tempSocketDir();
   const socket = join(dir, 'kms.socket');
   // The recommended token: periodic, 1 h (the Token TTL stat must show it green).

@@ -56,6 +56,8 @@ export interface VaultServerInfo {
   readonly initialized: boolean;
   readonly sealed: boolean;
   readonly standby: boolean;
+  /** The server serves X-Vault-Namespace requests from the root namespace (Vault's Community Edition). */
+  readonly ignoresNamespaces: boolean;
 }
 
 export interface LoginInfo {

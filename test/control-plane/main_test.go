@@ -26,6 +26,7 @@ type suiteEnv struct {
 	pluginBin            string // the packaged artifact, or KMS_PLUGIN_CMD
 	goPluginBin          string
 	baoBin               string
+	serverKind           string // the real server behind the plugin: "openbao" or "vault" (KMS_CP_SERVER)
 	pluginHealthInterval string // empty: the plugin's default (15s)
 	tempDir              string
 	bao                  *openBao
@@ -52,10 +53,19 @@ func runSuite(m *testing.M) (code int) {
 		etcdBin:              os.Getenv("KMS_CP_ETCD"),
 		pluginBin:            getenv("KMS_PLUGIN_CMD", filepath.Join(root, "dist/artifact/vault-kubernetes-kms")),
 		goPluginBin:          getenv("KMS_TEST_GO_PLUGIN", filepath.Join(root, ".tools/bin/vault-kubernetes-kms-go")),
-		baoBin:               getenv("KMS_TEST_BAO", filepath.Join(root, ".tools/bin/bao")),
+		serverKind:           getenv("KMS_CP_SERVER", "openbao"),
 		pluginHealthInterval: os.Getenv("KMS_CP_PLUGIN_HEALTH_INTERVAL"),
 	}
-	for name, path := range map[string]string{"KMS_CP_KUBE_APISERVER": env.kubeAPIServerBin, "KMS_CP_ETCD": env.etcdBin, "plugin": env.pluginBin, "OpenBao": env.baoBin} {
+	switch env.serverKind {
+	case "openbao":
+		env.baoBin = getenv("KMS_TEST_BAO", filepath.Join(root, ".tools/bin/bao"))
+	case "vault":
+		env.baoBin = getenv("KMS_TEST_VAULT", filepath.Join(root, ".tools/bin/vault"))
+	default:
+		fmt.Fprintf(os.Stderr, "control-plane: KMS_CP_SERVER=%q: openbao or vault\n", env.serverKind)
+		return 2
+	}
+	for name, path := range map[string]string{"KMS_CP_KUBE_APISERVER": env.kubeAPIServerBin, "KMS_CP_ETCD": env.etcdBin, "plugin": env.pluginBin, serverName(env.serverKind): env.baoBin} {
 		if path == "" {
 			fmt.Fprintf(os.Stderr, "control-plane: %s is not set; run test/control-plane/run.sh\n", name)
 			return 2
@@ -95,8 +105,9 @@ func runSuite(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	if env.bao, err = startOpenBao(env.baoBin, baoDir, filepath.Join(root, "manifests/kms-policy.hcl")); err != nil {
-		fmt.Fprintln(os.Stderr, "control-plane: OpenBao:", err)
+	fmt.Fprintf(os.Stderr, "control-plane: the real server is %s (%s)\n", serverName(env.serverKind), env.baoBin)
+	if env.bao, err = startOpenBao(env.serverKind, env.baoBin, baoDir, filepath.Join(root, "manifests/kms-policy.hcl")); err != nil {
+		fmt.Fprintf(os.Stderr, "control-plane: %s: %v\n", serverName(env.serverKind), err)
 		if _, statErr := os.Stat(filepath.Join(baoDir, "openbao.log")); statErr == nil {
 			fmt.Fprintln(os.Stderr, logTail(filepath.Join(baoDir, "openbao.log"), 30))
 		}

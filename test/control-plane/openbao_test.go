@@ -14,11 +14,13 @@ import (
 	"time"
 )
 
-// openBao is a real OpenBao server, not in dev mode: in-memory storage,
+// openBao is a real OpenBao server (or HashiCorp Vault's, with KMS_CP_SERVER=vault:
+// both take the same configuration and API), not in dev mode: in-memory storage,
 // initialised and unsealed through sys/init and sys/unseal, so the suite can
-// seal and unseal it. A file audit device declared in its config file logs one
-// JSON line per request and per response: that is how the suite counts the
-// requests Vault really received.
+// seal and unseal it. A file audit device logs one JSON line per request and per
+// response: that is how the suite counts the requests Vault really received.
+// OpenBao declares it in its config file (its API refuses to enable audit devices
+// by default); Vault has no such stanza and enables it through sys/audit.
 type openBao struct {
 	addr        string
 	rootToken   string
@@ -28,7 +30,15 @@ type openBao struct {
 	proc        *process
 }
 
-func startOpenBao(bin, dir, policyPath string) (*openBao, error) {
+// serverName names a KMS_CP_SERVER kind in messages.
+func serverName(kind string) string {
+	if kind == "vault" {
+		return "Vault"
+	}
+	return "OpenBao"
+}
+
+func startOpenBao(kind, bin, dir, policyPath string) (*openBao, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -41,12 +51,10 @@ listener "tcp" {
 }
 api_addr      = %q
 disable_mlock = true
-audit "file" "kms-audit" {
-  options {
-    file_path = %q
-  }
-}
-`, port, b.addr, b.auditPath)
+`, port, b.addr)
+	if kind == "openbao" {
+		config += fmt.Sprintf("audit \"file\" \"kms-audit\" {\n  options {\n    file_path = %q\n  }\n}\n", b.auditPath)
+	}
 	configPath := filepath.Join(dir, "openbao.hcl")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		return nil, err
@@ -70,6 +78,12 @@ audit "file" "kms-audit" {
 	b.rootToken, b.unsealKey = initResp.RootToken, initResp.Keys[0]
 	if err := b.unseal(); err != nil {
 		return nil, err
+	}
+	if kind == "vault" {
+		audit := map[string]any{"type": "file", "options": map[string]string{"file_path": b.auditPath}}
+		if err := b.must("PUT", "sys/audit/kms-audit", b.rootToken, audit, nil); err != nil {
+			return nil, err
+		}
 	}
 	policy, err := os.ReadFile(policyPath)
 	if err != nil {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The control-plane suite (npm run test:control-plane): a real etcd, a real
-# kube-apiserver, the packaged plugin and a real OpenBao (see README.md).
+# kube-apiserver, the packaged plugin and a real OpenBao, then the same with a
+# real HashiCorp Vault (see README.md).
 #   test/control-plane/run.sh [go test flags, e.g. -run TestRotation]
 # kube-apiserver and etcd are built from this module (go.mod pins the releases)
 # once per machine into $KMS_TOOLS_CACHE (default ~/.cache/vault-kubernetes-kms-tools),
@@ -9,6 +10,7 @@
 #   KMS_CP_BENCH=1       also run the cold-start benchmark (npm run bench:control-plane)
 #   KMS_PLUGIN_CMD=...   test another plugin binary (default dist/artifact/vault-kubernetes-kms)
 #   KMS_CP_KEEP=1        keep the temp dir with every log, also on success
+#   KMS_CP_SERVERS="openbao vault"  the real servers, one go test run each (.tools/bin/bao, .tools/bin/vault)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -42,4 +44,9 @@ if [ -z "${KMS_PLUGIN_CMD:-}" ] && [ ! -x "$root/dist/artifact/vault-kubernetes-
   exit 2
 fi
 echo "control-plane: kube-apiserver $k8s_version, etcd $etcd_version, $("$KMS_CP_ETCD" --version | head -1)"
-exec go test -count=1 -v -timeout "${KMS_CP_TIMEOUT:-30m}" . "$@"
+status=0
+for server in ${KMS_CP_SERVERS:-openbao vault}; do
+  echo "control-plane: the checks against $server"
+  KMS_CP_SERVER=$server go test -count=1 -v -timeout "${KMS_CP_TIMEOUT:-30m}" . "$@" || status=$?
+done
+exit "$status"

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, goPluginCommand, sleep, tempSocketDir } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer, REAL_SERVER_NAME, realServerUnderTest } from '../support/real-server';
 import { captureSecret, markedPlaintext } from '../support/leak-capture';
 import { makeTestPki, type TestPki } from '../support/test-pki';
 import { makeClientCa, type ClientCa } from '../support/client-pki';
@@ -14,12 +14,16 @@ import { TcpForwarder } from '../support/tcp-forwarder';
 import { TlsObserver } from '../support/tls-observer';
 
 /**
- * userpass, TLS certificate and JWT (file) auth, each against a real OpenBao
- * 2.7.2 server (non-dev, HTTPS listener with a throwaway CA: cert auth needs
- * TLS), with the built CLI started as an operator would, and the real Go
- * plugin v1.4.0 given the same flags for the happy path of each method.
+ * userpass, TLS certificate and JWT (file) auth, each against a real server
+ * (non-dev, HTTPS listener with a throwaway CA: cert auth needs TLS): OpenBao
+ * 2.7.2 here, Vault 1.21.4 from on-vault/auth-methods.test.ts; with the built
+ * CLI started as an operator would, and the real Go plugin v1.4.0 given the
+ * same flags for the happy path of each method.
  */
-let bao: OpenBaoServer;
+const kind = realServerUnderTest();
+const NAME = REAL_SERVER_NAME[kind];
+/** The real server under test (OpenBao or Vault). */
+let bao: RealServer;
 let pki: TestPki;
 let clientCa: ClientCa;
 let jwtKey: KeyObject;
@@ -32,7 +36,7 @@ before(async () => {
   pki = makeTestPki();
   clientCa = makeClientCa();
   dirs.push(pki.dir, clientCa.dir);
-  bao = await OpenBaoServer.start({ mode: 'server', tls: { certFile: pki.certFile, keyFile: pki.keyFile, caFile: pki.caFile } });
+  bao = await RealServer.start({ kind, mode: 'server', tls: { certFile: pki.certFile, keyFile: pki.keyFile, caFile: pki.caFile } });
   await bao.mustOk('POST', 'sys/auth/userpass', { type: 'userpass' });
   await bao.mustOk('POST', 'sys/auth/cert', { type: 'cert' });
   await bao.mustOk('POST', 'sys/auth/jwt', { type: 'jwt' });
@@ -145,7 +149,7 @@ async function bothPluginsServe(flags: string[], n: number): Promise<void> {
   }
 }
 
-describe('userpass auth on real OpenBao', { timeout: 240_000 }, () => {
+describe(`userpass auth on ${NAME}`, { timeout: 240_000 }, () => {
   it('the Go plugin and ours both serve with -userpass-username, -userpass-password and -userpass-mount', async () => {
     const password = await userpassUser('kms-interop');
     await bothPluginsServe([...vaultFlags(), '-auth-method=userpass', '-userpass-username=kms-interop', `-userpass-password=${password}`, '-userpass-mount=userpass'], 100);
@@ -199,7 +203,7 @@ describe('userpass auth on real OpenBao', { timeout: 240_000 }, () => {
   });
 });
 
-describe('TLS certificate auth on real OpenBao', { timeout: 240_000 }, () => {
+describe(`TLS certificate auth on ${NAME}`, { timeout: 240_000 }, () => {
   it('the Go plugin and ours both serve with -cert-role and -cert-pem (a combined PEM, as the kubelet writes it)', async () => {
     const cert = clientCa.issue('system:node:interop');
     recordKey(cert.keyPem);
@@ -284,7 +288,7 @@ describe('TLS certificate auth on real OpenBao', { timeout: 240_000 }, () => {
   });
 });
 
-describe('JWT auth (token file) on real OpenBao', { timeout: 240_000 }, () => {
+describe(`JWT auth (token file) on ${NAME}`, { timeout: 240_000 }, () => {
   it('the Go plugin and ours both serve with -jwt-role, -jwt-mount and -jwt-token-path', async () => {
     const tokenFile = join(workDir(), 'token');
     writeFileSync(tokenFile, signJwt({}), { mode: 0o600 });

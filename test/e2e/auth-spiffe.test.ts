@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ForwardProxy } from '../support/forward-proxy';
 import { KmsTestClient } from '../support/kms-client';
 import { markedPlaintext } from '../support/leak-capture';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { PluginFixture } from '../support/plugin-fixture';
 import { PluginProcess, eventually, goPluginCommand, sleep, tempSocketDir } from '../support/plugin-process';
 import { SpireDeployment } from '../support/spire';
@@ -22,12 +22,12 @@ const KMS_ID = 'spiffe://kms.test/vault-kubernetes-kms';
 const AUDIENCE = 'vault-kms';
 
 let spire: SpireDeployment;
-let bao: OpenBaoServer;
+let bao: RealServer;
 const plugins = new PluginFixture();
 
 before(async () => {
   spire = await SpireDeployment.start({ trustDomain: 'kms.test', entries: [{ spiffeId: KMS_ID }] });
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start();
   const pems = (await spire.jwtSigningKeys()).map((k) => createPublicKey({ key: k, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString());
   await bao.mustOk('POST', 'sys/auth/jwt', { type: 'jwt' });
   await bao.mustOk('POST', 'auth/jwt/config', { jwt_validation_pubkeys: pems });

@@ -4,17 +4,22 @@ import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer, REAL_SERVER_NAME, realServerUnderTest } from '../support/real-server';
 import { PluginProcess, REPO_ROOT, tempSocketDir, type LaunchOptions } from '../support/plugin-process';
 import { TcpForwarder } from '../support/tcp-forwarder';
 import { makeTestPki, type TestPki } from '../support/test-pki';
 
 /**
  * `vault-kubernetes-kms check`, the built CLI (or the artifact, with
- * KMS_PLUGIN_BIN) against real OpenBao: a correct setup passes every step;
- * each thing broken fails its own step with the fix, the steps that depend on
- * it are skipped, and no credential is printed.
+ * KMS_PLUGIN_BIN) against a real server (OpenBao; Vault from
+ * on-vault/cli-check.test.ts): a correct setup passes every step; each thing
+ * broken fails its own step with the fix, the steps that depend on it are
+ * skipped, and no credential is printed.
  */
+const kind = realServerUnderTest();
+const NAME = REAL_SERVER_NAME[kind];
+/** The steps that need no server run once, on OpenBao. */
+const serverless = { skip: kind !== 'openbao' && 'no server involved: runs on OpenBao only' };
 const POLICY = readFileSync(join(REPO_ROOT, 'manifests/kms-policy.hcl'), 'utf8');
 const PATHS: Record<string, string> = {
   'auth/token/lookup-self': 'read',
@@ -33,14 +38,15 @@ interface Run {
   lines: string[];
 }
 
-let bao: OpenBaoServer;
+/** The real server under test (OpenBao or Vault). */
+let bao: RealServer;
 let socketDir: string;
 /** A token as docs/setup.md creates it: orphan, periodic (24h), only the kms policy. */
 let goodToken: string;
 const secrets: string[] = [];
 
 before(async () => {
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start({ kind });
   socketDir = tempSocketDir();
   goodToken = (await bao.createToken({ policies: ['kms'], no_default_policy: true, period: '24h' })).token;
   secrets.push(bao.rootToken, bao.kmsToken, bao.secretId, goodToken);
@@ -77,16 +83,17 @@ function line(run: Run, title: string): string {
   assert.ok(l, `no "${title}" line in:\n${run.out}\n${run.err}\nexit ${run.code}`);
   return l;
 }
-const STEP_TITLES = ['configuration', 'Vault reachable', 'authentication', 'token lifetime', 'token capabilities', 'transit key', 'encrypt/decrypt round trip', 'socket path', 'health port'];
+const STEP_TITLES = ['configuration', 'Vault reachable', 'Vault namespace', 'authentication', 'token lifetime', 'token capabilities', 'transit key', 'encrypt/decrypt round trip', 'socket path', 'health port'];
 
-describe('check: a correct setup', () => {
+describe(`check on ${NAME}: a correct setup`, () => {
   it('passes every step with the token of manifests/kms-policy.hcl (no default policy: capabilities are probed) and exits 0', async () => {
     const { args, env } = tokenArgs(goodToken);
     const run = await check(args, env);
     assert.equal(run.code, 0, run.out + run.err);
     for (const t of STEP_TITLES) assert.match(line(run, t), /^✓ /);
     assert.match(line(run, 'token capabilities'), /all 5 paths .*\(probed path by path/);
-    assert.match(line(run, 'Vault reachable'), /version 2\.7\.2, unsealed, active/);
+    assert.match(line(run, 'Vault reachable'), new RegExp(`version ${bao.version.replace(/\./g, '\\.')}, unsealed, active`));
+    assert.match(line(run, 'Vault namespace'), /^✓ Vault namespace: none set \(-vault-namespace\): the root namespace/);
     assert.match(line(run, 'transit key'), /aes256-gcm96, latest version 1/);
     assert.match(line(run, 'token lifetime'), /^✓ token lifetime: periodic \(period 24h\), no maximum TTL/);
     assert.match(line(run, 'health port'), /^✓ health port: 127\.0\.0\.1:\d+ is free/);
@@ -99,10 +106,10 @@ describe('check: a correct setup', () => {
     assert.equal(run.code, 0, run.out);
     const report = JSON.parse(run.out);
     assert.equal(report.ok, true);
-    assert.deepEqual(report.steps.map((s: { step: string }) => s.step), ['config', 'reach', 'auth', 'tokenLife', 'capabilities', 'key', 'roundTrip', 'socket', 'healthPort']);
+    assert.deepEqual(report.steps.map((s: { step: string }) => s.step), ['config', 'reach', 'namespace', 'auth', 'tokenLife', 'capabilities', 'key', 'roundTrip', 'socket', 'healthPort']);
     assert.ok(report.steps.every((s: { status: string }) => s.status === 'pass'));
     assert.equal(report.warnings, 0);
-    assert.match(report.steps[4].detail, /listed by sys\/capabilities-self/);
+    assert.match(report.steps[5].detail, /listed by sys\/capabilities-self/);
   });
 
   it('logs in with AppRole', async () => {
@@ -127,7 +134,7 @@ describe('check: a correct setup', () => {
     assert.match(run.out, /fix: check -userpass-username, the password/);
   });
 
-  it('with -dev skips the Vault steps and checks the socket', async () => {
+  it('with -dev skips the Vault steps and checks the socket', serverless, async () => {
     const run = await check(['-dev']);
     assert.equal(run.code, 0, run.out);
     assert.match(line(run, 'Vault reachable'), /^- Vault reachable: skipped \(because -dev uses the in-process transit backend/);
@@ -135,16 +142,16 @@ describe('check: a correct setup', () => {
   });
 });
 
-describe('check: Vault not reachable', () => {
+describe(`check on ${NAME}: Vault not reachable`, () => {
   const skippedAfterReach = (run: Run) => {
-    for (const t of ['authentication', 'token capabilities', 'transit key', 'encrypt/decrypt round trip']) {
+    for (const t of ['Vault namespace', 'authentication', 'token capabilities', 'transit key', 'encrypt/decrypt round trip']) {
       assert.match(line(run, t), /skipped \(because Vault is not reachable\)/);
     }
     assert.match(line(run, 'socket path'), /^✓ /, 'the socket is checked anyway');
     assert.equal(run.code, 1);
   };
 
-  it('names a refused connection', async () => {
+  it('names a refused connection', serverless, async () => {
     const port = await TcpForwarder.freePort();
     const { args, env } = tokenArgs(bao.kmsToken, `http://127.0.0.1:${port}`);
     const run = await check(args, env);
@@ -155,7 +162,7 @@ describe('check: Vault not reachable', () => {
 
   // On Node.js 20 (undici 6) such a request gets no error from undici: it ends at the step's deadline as "no answer in time".
   const nodeMajor = Number(process.env.KMS_PLUGIN_BIN ? 24 : process.versions.node.split('.')[0]);
-  it('names a listener that closes the connection without an answer (e.g. the cluster port)', { skip: nodeMajor < 22 && 'undici on Node.js 20 reports no error here; the step ends at its deadline' }, async () => {
+  it('names a listener that closes the connection without an answer (e.g. the cluster port)', { skip: (nodeMajor < 22 && 'undici on Node.js 20 reports no error here; the step ends at its deadline') || serverless.skip }, async () => {
     const server = createServer((s) => s.destroy());
     await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
     try {
@@ -181,7 +188,7 @@ describe('check: Vault not reachable', () => {
     for (const t of ['authentication', 'token capabilities', 'transit key', 'encrypt/decrypt round trip']) assert.match(line(run, t), /^✓ /);
   });
 
-  it('names a host name that does not resolve', async () => {
+  it('names a host name that does not resolve', serverless, async () => {
     const { args, env } = tokenArgs(bao.kmsToken, 'http://vault.invalid:8200');
     const run = await check(args, env);
     assert.match(line(run, 'Vault reachable'), /^✗ .*the host name does not resolve/);
@@ -194,7 +201,7 @@ describe('check: Vault not reachable', () => {
     try {
       const { args, env } = tokenArgs(bao.kmsToken);
       const run = await check(args, env);
-      assert.match(line(run, 'Vault reachable'), /^✗ Vault reachable: .* answers \(version 2\.7\.2\) but is sealed/);
+      assert.match(line(run, 'Vault reachable'), new RegExp(`^✗ Vault reachable: .* answers \\(version ${bao.version.replace(/\./g, '\\.')}\\) but is sealed`));
       assert.match(run.out, /fix: unseal it: vault operator unseal \(bao operator unseal\)/);
       skippedAfterReach(run);
     } finally {
@@ -202,7 +209,7 @@ describe('check: Vault not reachable', () => {
     }
   });
 
-  it('names an invalid configuration and skips everything else', async () => {
+  it('names an invalid configuration and skips everything else', serverless, async () => {
     const run = await check(['-vault-address=ftp://x', '-auth-method=token'], { VAULT_KMS_VAULT_TOKEN: bao.kmsToken });
     assert.equal(run.code, 1);
     assert.match(line(run, 'configuration'), /^✗ configuration: invalid -vault-address/);
@@ -211,15 +218,15 @@ describe('check: Vault not reachable', () => {
   });
 });
 
-describe('check: TLS', () => {
-  let tlsBao: OpenBaoServer;
+describe(`check on ${NAME}: TLS`, () => {
+  let tlsBao: RealServer;
   let pki: TestPki;
   let otherPki: TestPki;
   let tlsToken: string;
   before(async () => {
     pki = makeTestPki();
     otherPki = makeTestPki();
-    tlsBao = await OpenBaoServer.start({ mode: 'server', tls: pki });
+    tlsBao = await RealServer.start({ kind, mode: 'server', tls: pki });
     tlsToken = (await tlsBao.createToken({ policies: ['kms'], no_default_policy: true, period: '24h' })).token;
     secrets.push(tlsBao.rootToken, tlsBao.kmsToken, tlsToken);
   });
@@ -285,9 +292,10 @@ describe('check: TLS', () => {
   });
 });
 
-describe('check: credentials and policy', () => {
+describe(`check on ${NAME}: credentials and policy`, () => {
   it('fails authentication with a bad token, names the fix (a periodic orphan token) and prints no token', async () => {
-    const bad = `s.${'x'.repeat(24)}`;
+    // Each server's own token format: Vault hvs. and 95 characters, OpenBao s. and 26.
+    const bad = kind === 'vault' ? `hvs.${'x'.repeat(95)}` : `s.${'x'.repeat(26)}`;
     secrets.push(bad);
     const { args, env } = tokenArgs(bad);
     const run = await check(args, env);
@@ -325,7 +333,36 @@ describe('check: credentials and policy', () => {
   }
 });
 
-describe('check: the transit key', () => {
+describe(`check on ${NAME}: -vault-namespace`, () => {
+  if (kind === 'vault') {
+    it('fails on the Community Edition, which ignores namespaces, and names the fix', async () => {
+      // The namespace does not exist, and Vault CE would still serve it from the root namespace: every later step passes.
+      const { args, env } = tokenArgs(bao.kmsToken);
+      const run = await check([...args, '-vault-namespace=team-a'], env);
+      assert.equal(run.code, 1, run.out);
+      assert.match(line(run, 'Vault namespace'), /^✗ Vault namespace: "team-a" is set, but the server is Vault 1\.21\.4 Community Edition \(sys\/health: enterprise=false\), which has no namespaces: it ignores X-Vault-Namespace and serves every request from the root namespace, so the plugin would use the root namespace's transit\/keys\/kms/);
+      assert.match(run.out, /fix: remove -vault-namespace \(VAULT_KMS_VAULT_NAMESPACE, VAULT_NAMESPACE\) and use a transit mount and key of the root namespace/);
+      for (const t of ['authentication', 'token capabilities', 'transit key', 'encrypt/decrypt round trip']) assert.match(line(run, t), /^✓ /);
+      // The same through VAULT_NAMESPACE.
+      const viaEnv = await check(args, { ...env, VAULT_NAMESPACE: 'team-a' });
+      assert.equal(viaEnv.code, 1, viaEnv.out);
+      assert.match(line(viaEnv, 'Vault namespace'), /^✗ Vault namespace: "team-a" is set/);
+    });
+  } else {
+    it('passes inside a namespace of OpenBao, which honours namespaces, and reads the namespace\'s key', async () => {
+      const ns = `check${Date.now() % 100000}`;
+      const { token } = await bao.namespaceWithKey(ns);
+      secrets.push(token);
+      const { args, env } = tokenArgs(token);
+      const run = await check([...args, `-vault-namespace=${ns}`], env);
+      assert.equal(run.code, 0, run.out);
+      assert.match(line(run, 'Vault namespace'), new RegExp(`^✓ Vault namespace: "${ns}": the server \\(version 2\\.7\\.2\\) has namespaces`));
+      assert.match(line(run, 'transit key'), /latest version 2 /, "the namespace's key (the root namespace's is at version 1)");
+    });
+  }
+});
+
+describe(`check on ${NAME}: the transit key`, () => {
   it('names a missing key and how to create it', async () => {
     const token = await tokenWith(forKey('absent'), 'kms-absent');
     const { args, env } = tokenArgs(token);
@@ -355,7 +392,7 @@ describe('check: the transit key', () => {
   });
 });
 
-describe('check: the socket path', () => {
+describe('check: the socket path', serverless, () => {
   it('fails when the directory cannot be created, and passes when the plugin would create it', async () => {
     const base = mkdtempSync(join(tmpdir(), 'kms-check-'));
     try {
@@ -419,7 +456,7 @@ describe('check: the socket path', () => {
   });
 });
 
-describe('check: the health port', () => {
+describe(`check on ${NAME}: the health port`, () => {
   it('fails on a taken port and names the process that holds it', async () => {
     const squatter = createServer();
     await new Promise<void>((res) => squatter.listen(0, '127.0.0.1', res));
@@ -445,7 +482,7 @@ describe('check: the health port', () => {
   });
 });
 
-describe('check: a token that will die (token auth cannot get a new one)', () => {
+describe(`check on ${NAME}: a token that will die (token auth cannot get a new one)`, () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
     ['a 2-minute token', { ttl: '2m' }, /^✗ token lifetime: the token is not periodic: it dies at its maximum TTL however often it is renewed \(TTL now (1m5\ds|2m)\)/],
     ['a non-periodic 24-hour token', { ttl: '24h' }, /^✗ token lifetime: the token is not periodic/],
@@ -487,7 +524,7 @@ describe('check: a token that will die (token auth cannot get a new one)', () =>
   });
 });
 
-describe('check: AppRole never locks the role, and leaves no token behind', () => {
+describe(`check on ${NAME}: AppRole never locks the role, and leaves no token behind`, () => {
   const accessors = async () => ((await bao.mustOk('GET', 'auth/token/accessors?list=true')).json.data.keys as string[]).length;
   const approle = (roleId: string) => [`-vault-address=${bao.url}`, '-auth-method=approle', `-approle-role-id=${roleId}`];
 
@@ -553,7 +590,7 @@ describe('check: AppRole never locks the role, and leaves no token behind', () =
   });
 });
 
-describe('check: a -transit-key the policy does not name', () => {
+describe(`check on ${NAME}: a -transit-key the policy does not name`, () => {
   it('says the key may not exist or be misspelt, as well as the policy', async () => {
     const { args, env } = tokenArgs(goodToken);
     const run = await check([...args, '-transit-key=kmss'], env);
@@ -564,7 +601,7 @@ describe('check: a -transit-key the policy does not name', () => {
   });
 });
 
-describe('check: insecure set-ups are warnings', () => {
+describe(`check on ${NAME}: insecure set-ups are warnings`, () => {
   it('a root token: a warning, not a pass', async () => {
     const run = await check(...(Object.values(tokenArgs(bao.rootToken)) as [string[], Record<string, string>]));
     assert.equal(run.code, 0, run.out);

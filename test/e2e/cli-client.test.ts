@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { captureOutput } from '../support/leak-capture';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { PluginProcess, REPO_ROOT, pluginCommand, tempSocketDir } from '../support/plugin-process';
 
 /**
@@ -38,13 +38,13 @@ function cli(args: string[], stdin?: Buffer, env: Record<string, string> = {}): 
   );
 }
 
-let bao: OpenBaoServer;
+let bao: RealServer;
 let dir: string;
 let socket: string;
 let plugin: PluginProcess;
 
 before(async () => {
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start();
   dir = tempSocketDir();
   socket = join(dir, 'kms.socket');
   plugin = new PluginProcess(

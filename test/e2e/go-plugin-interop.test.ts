@@ -6,7 +6,7 @@ import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, goPluginCommand, tempSocketDir } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
 import { TcpForwarder } from '../support/tcp-forwarder';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { markedPlaintext } from '../support/leak-capture';
 
 /**
@@ -14,11 +14,11 @@ import { markedPlaintext } from '../support/leak-capture';
  * by `npm run tools`), both on one real OpenBao: what either wrote, the other
  * reads, and the switch of docs/migrating.md works under a live client.
  */
-let bao: OpenBaoServer;
+let bao: RealServer;
 const plugins = new PluginFixture();
 
 before(async () => {
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start();
 });
 after(async () => {
   await plugins.stopAll();

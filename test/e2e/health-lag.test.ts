@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { TcpForwarder } from '../support/tcp-forwarder';
 import { markedPlaintext } from '../support/leak-capture';
 
@@ -15,12 +15,12 @@ import { markedPlaintext } from '../support/leak-capture';
  * printed for docs/ha.md; the assertions are about order, with loose bounds.
  */
 const FULL_CHECK_INTERVAL_S = 60;
-let bao: OpenBaoServer;
+let bao: RealServer;
 const started: PluginProcess[] = [];
 const clients: KmsTestClient[] = [];
 
 before(async () => {
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start();
 });
 after(async () => {
   clients.forEach((c) => c.close());

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { PluginFixture } from '../support/plugin-fixture';
 import { PluginProcess, REPO_ROOT, eventually, tempSocketDir } from '../support/plugin-process';
 
@@ -85,12 +85,12 @@ function promtool(): string {
 
 describe('dashboard and alert rules against a running plugin', () => {
   const plugins = new PluginFixture();
-  let bao: OpenBaoServer;
+  let bao: RealServer;
   let exported: Map<string, Map<string, Set<string>>>;
   const queries = [...ruleQueries(), ...dashboardQueries()];
 
   before(async () => {
-    bao = await OpenBaoServer.start();
+    bao = await RealServer.start();
     // Short-lived, and under a policy without auth/token/renew-self: within seconds the plugin tries to renew
     // it, fails, and exports the failure the renewal alert watches (and Vault 4xx answers for the error panels).
     const policy = readFileSync(join(REPO_ROOT, 'manifests/kms-policy.hcl'), 'utf8').replace(/path "auth\/token\/renew-self" \{[^}]*\}/, '');

@@ -6,21 +6,27 @@ import { status } from '@grpc/grpc-js';
 import { KmsTestClient } from '../support/kms-client';
 import { eventually, sleep, tempSocketDir, REPO_ROOT } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer, REAL_SERVER_NAME, realServerUnderTest } from '../support/real-server';
 import { markedPlaintext } from '../support/leak-capture';
 import { makeTestPki } from '../support/test-pki';
 
 /**
- * What only a real server shows: OpenBao 2.7.2's policies, TTLs, user
- * lockout, key types, request limits, namespaces, and a real init/unseal/TLS
- * server. The plugin is the built CLI with the seed's flags.
+ * What only a real server shows: policies, TTLs, user lockout, key types,
+ * request limits, namespaces, and a real init/unseal/TLS server, on OpenBao
+ * 2.7.2 (this file) and on Vault 1.21.4 (on-vault/openbao-real.test.ts). Where
+ * the two differ (request limits, namespaces), each one's own behaviour is
+ * asserted. The plugin is the built CLI with the seed's flags.
  */
-let bao: OpenBaoServer;
+const kind = realServerUnderTest();
+const NAME = REAL_SERVER_NAME[kind];
+/** The real server under test (OpenBao or Vault). */
+let bao: RealServer;
 const plugins = new PluginFixture();
 
 before(async () => {
-  bao = await OpenBaoServer.start({
-    // Lockout as OpenBao ships it (5 attempts), with a short duration so the suite can watch it end.
+  bao = await RealServer.start({
+    kind,
+    // Lockout as both servers ship it (5 attempts), with a short duration so the suite can watch it end.
     extraConfig: 'user_lockout "approle" {\n  lockout_threshold = 5\n  lockout_duration = "20s"\n  lockout_counter_reset = "20s"\n}\n',
   });
 });
@@ -49,7 +55,7 @@ async function roundTrip(client: KmsTestClient, n: number): Promise<void> {
 
 const MANIFEST_POLICY = () => readFileSync(join(REPO_ROOT, 'manifests/kms-policy.hcl'), 'utf8');
 
-describe('policies loaded into OpenBao as written', () => {
+describe(`policies loaded into ${NAME} as written`, () => {
   it("works with the seed's policy and the seed's periodic orphan token", async () => {
     await bao.reset();
     await bao.writePolicy('seed-kms', seedPolicy());
@@ -106,7 +112,7 @@ describe('policies loaded into OpenBao as written', () => {
   }
 });
 
-describe('AppRole on a real server', () => {
+describe(`AppRole on ${NAME}`, () => {
   it('serves with zero failed requests across many renewals and logins past the max TTL', async () => {
     await bao.reset();
     await bao.mustOk('POST', 'auth/approle/role/short', { token_policies: ['kms'], token_ttl: '4s', token_max_ttl: '9s' });
@@ -134,7 +140,7 @@ describe('AppRole on a real server', () => {
     assert.ok((stats['token.renew-self'] ?? 0) >= 1, `renewed within the TTL: ${JSON.stringify(stats)}`);
   });
 
-  it("says when OpenBao's user lockout blocks the role, and never locks itself out with a bad secret ID", async () => {
+  it("says when the server's user lockout blocks the role, and never locks itself out with a bad secret ID", async () => {
     await bao.reset();
     const dir = tempSocketDir();
     const secretFile = join(dir, 'secret-id');
@@ -177,7 +183,7 @@ describe('AppRole on a real server', () => {
   });
 });
 
-describe('Transit keys on a real server', () => {
+describe(`Transit keys on ${NAME}`, () => {
   for (const type of ['aes256-gcm96', 'aes128-gcm96', 'chacha20-poly1305']) {
     it(`round-trips with a ${type} key`, async () => {
       await bao.reset();
@@ -232,7 +238,7 @@ describe('Transit keys on a real server', () => {
   });
 });
 
-describe("OpenBao's request limits", () => {
+describe(`${NAME}'s request limits`, () => {
   it('serves a burst of 1,200 distinct Decrypts with batches inside the server limit, none failing', async () => {
     await bao.reset();
     const { client } = await startWithToken(bao.kmsToken);
@@ -247,10 +253,46 @@ describe("OpenBao's request limits", () => {
     const refused = bao.auditEntriesSince(0).filter((e) => e.type === 'response' && /high complexity/.test(JSON.stringify(e.error ?? '')));
     assert.equal(refused.length, 0);
   });
+
+  if (kind === 'vault') {
+    // Vault refuses a JSON array over its listener's max_json_array_element_count (10,000 by default) with HTTP 500,
+    // before the request reaches the audit log: lowered here below the plugin's batches of up to 128.
+    it('splits batches that Vault refuses with HTTP 500 "JSON array exceeds allowed element count": none fails', async () => {
+      const limited = await RealServer.start({ kind, mode: 'server', listenerConfig: '    max_json_array_element_count = 16' });
+      try {
+        const refusal = await fetch(`${limited.url}/v1/transit/encrypt/kms`, {
+          method: 'POST',
+          headers: { 'x-vault-token': limited.kmsToken },
+          body: JSON.stringify({ batch_input: Array.from({ length: 17 }, () => ({ plaintext: 'AAAA' })) }),
+        });
+        assert.equal(refusal.status, 500, 'the server refuses 17 items');
+        assert.match(await refusal.text(), /JSON array exceeds allowed element count/);
+        const { client } = await plugins.start([`-vault-address=${limited.url}`, '-auth-method=token', `-token=${limited.kmsToken}`]);
+        limited.resetStats();
+        const sealed = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => client.encrypt(markedPlaintext(2000 + i), `uid-${i}`, 20_000)));
+        const encryptFailed = sealed.filter((r) => r.status === 'rejected');
+        assert.equal(encryptFailed.length, 0, `failed encrypts: ${encryptFailed.length}, first: ${String((encryptFailed[0] as PromiseRejectedResult | undefined)?.reason)}`);
+        const cts = sealed.map((r) => (r as PromiseFulfilledResult<{ ciphertext: Buffer; key_id: string }>).value);
+        const opened = await Promise.allSettled(cts.map((c) => client.decrypt(c.ciphertext, c.key_id, {}, 20_000)));
+        const decryptFailed = opened.filter((r) => r.status === 'rejected');
+        assert.equal(decryptFailed.length, 0, `failed decrypts: ${decryptFailed.length}, first: ${String((decryptFailed[0] as PromiseRejectedResult | undefined)?.reason)}`);
+        opened.forEach((r, i) => assert.deepEqual((r as PromiseFulfilledResult<{ plaintext: Buffer }>).value.plaintext, markedPlaintext(2000 + i)));
+        // What got through: batches, none over the limit (the refused ones never reach the audit log).
+        const batches = limited
+          .auditEntriesSince(0)
+          .filter((e) => e.type === 'request' && Array.isArray(e.request?.data?.batch_input))
+          .map((e) => e.request.data.batch_input.length as number);
+        assert.ok(batches.length > 0, 'the plugin sent batches');
+        assert.ok(Math.max(...batches) <= 16, `batch sizes that passed: ${batches.join(',')}`);
+      } finally {
+        await limited.close();
+      }
+    });
+  }
 });
 
-describe('namespaces', () => {
-  it('works inside an OpenBao namespace with -vault-namespace and with VAULT_NAMESPACE', async () => {
+describe(`namespaces on ${NAME}`, () => {
+  it('works inside an OpenBao namespace with -vault-namespace and with VAULT_NAMESPACE', { skip: kind !== 'openbao' && 'Vault CE has no namespaces' }, async () => {
     await bao.reset();
     const ns = `team${Date.now() % 100000}`;
     await bao.mustOk('POST', `sys/namespaces/${ns}`, {});
@@ -274,14 +316,27 @@ describe('namespaces', () => {
     await roundTrip(viaFlag.client, 40);
     const viaEnv = await plugins.start([`-vault-address=${bao.url}`, '-auth-method=token', `-token=${token}`], { env: { VAULT_NAMESPACE: ns } });
     assert.equal((await viaEnv.client.status()).key_id, '2');
+    assert.equal(viaFlag.p.stdout.some((l) => /ignores -vault-namespace/.test(l)), false, 'no warning where namespaces work');
+  });
+
+  it('warns at start that Vault CE ignores -vault-namespace and serves from the root namespace', { skip: kind !== 'vault' && 'OpenBao honours namespaces' }, async () => {
+    await bao.reset();
+    // The namespace does not exist: Vault CE serves the request from the root namespace all the same.
+    const { p, client } = await plugins.start([`-vault-address=${bao.url}`, '-auth-method=token', `-token=${bao.kmsToken}`, '-vault-namespace=team-a']);
+    const warning = await p.waitForLog((l) => /ignores -vault-namespace/.test(JSON.stringify(l)));
+    assert.equal(warning.level, 'warn');
+    assert.equal(warning.vault_namespace, 'team-a');
+    assert.match(String(warning.fix), /remove -vault-namespace \(VAULT_KMS_VAULT_NAMESPACE, VAULT_NAMESPACE\)/);
+    // What the warning is about: the root namespace's key serves.
+    assert.equal((await client.status()).key_id, '1');
   });
 });
 
-describe('a real non-dev server: init, unseal, TLS', () => {
-  let tlsBao: OpenBaoServer;
+describe(`a real non-dev ${NAME} server: init, unseal, TLS`, () => {
+  let tlsBao: RealServer;
   const pki = makeTestPki();
   before(async () => {
-    tlsBao = await OpenBaoServer.start({ mode: 'server', tls: pki });
+    tlsBao = await RealServer.start({ kind, mode: 'server', tls: pki });
   });
   after(async () => {
     await tlsBao.close();

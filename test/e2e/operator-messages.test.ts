@@ -3,18 +3,18 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { PluginProcess, tempSocketDir } from '../support/plugin-process';
 
 /**
  * What the built CLI tells an operator at start-up and on a mistake, against
  * real OpenBao: each line names the flag, its env var and the way out.
  */
-let bao: OpenBaoServer;
+let bao: RealServer;
 let dir: string;
 
 before(async () => {
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start();
   dir = mkdtempSync(join(tmpdir(), 'kms-messages-'));
 });
 after(async () => {

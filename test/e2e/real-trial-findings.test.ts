@@ -8,18 +8,18 @@ import { status } from '@grpc/grpc-js';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { TcpForwarder } from '../support/tcp-forwarder';
 
 /**
  * The numbered findings of the first trial with real OpenBao, each pinned by
  * a test of the built CLI (issue: real OpenBao as the test substrate).
  */
-let bao: OpenBaoServer;
+let bao: RealServer;
 const plugins = new PluginFixture();
 
 before(async () => {
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start();
 });
 after(async () => {
   await plugins.stopAll();

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { makeTestPki, type TestPki } from '../support/test-pki';
 import { markedPlaintext } from '../support/leak-capture';
 
@@ -15,14 +15,14 @@ import { markedPlaintext } from '../support/leak-capture';
  */
 let pki: TestPki;
 let otherPki: TestPki;
-let bao: OpenBaoServer;
+let bao: RealServer;
 const started: PluginProcess[] = [];
 const clients: KmsTestClient[] = [];
 
 before(async () => {
   pki = makeTestPki();
   otherPki = makeTestPki();
-  bao = await OpenBaoServer.start({ mode: 'server', tls: pki });
+  bao = await RealServer.start({ mode: 'server', tls: pki });
 });
 after(async () => {
   clients.forEach((c) => c.close());

@@ -17,7 +17,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, m
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { makeTestPki, type TestPki } from '../support/test-pki';
 import { KmsTestClient } from '../support/kms-client';
 import { REPO_ROOT, eventually } from '../support/plugin-process';
@@ -85,7 +85,7 @@ describe('the image, run as manifests/static-pod-token.yaml', { timeout: 600_000
   const healthAddr = healthArg ? healthArg.slice('-health-port='.length) : ':8080';
   const healthUrl = `http://${healthAddr.startsWith(':') ? '127.0.0.1' + healthAddr : healthAddr}`;
   let pki: TestPki;
-  let bao: OpenBaoServer;
+  let bao: RealServer;
   let dir: string;
   let kmsDir: string;
   let socket: string;
@@ -97,7 +97,7 @@ describe('the image, run as manifests/static-pod-token.yaml', { timeout: 600_000
     const outer = process.env.KMS_IMAGE_OUTER_NETNS;
     assert.ok(outer && readlinkSync('/proc/self/ns/net') !== outer, 'not in a private network namespace: run through scripts/image/test.sh');
     pki = makeTestPki();
-    bao = await OpenBaoServer.start({ mode: 'server', tls: pki });
+    bao = await RealServer.start({ mode: 'server', tls: pki });
     // The node's side of the hostPath volume, prepared as the manifest's header says.
     dir = mkdtempSync(join(tmpdir(), 'kms-image-'));
     chmodSync(dir, 0o755);

@@ -6,7 +6,7 @@ import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
 import { VaultTokenSessionAdapter } from '../../src/adapters/vault/vault-token-session.adapter';
 import { withTimeout } from '../../src/ports/call-context';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { REPO_ROOT } from '../support/plugin-process';
 
 /**
@@ -26,9 +26,9 @@ const PATHS: Record<string, string[]> = {
 /** The policy text without one path block (OpenBao still parses what is left). */
 const without = (path: string) => POLICY.replace(new RegExp(`path "${path.replace(/\//g, '\\/')}" \\{[^}]*\\}`), '');
 
-let bao: OpenBaoServer;
+let bao: RealServer;
 before(async () => {
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start();
 });
 after(() => bao.close());
 

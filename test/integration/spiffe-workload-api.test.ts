@@ -13,7 +13,7 @@ import { NO_DEADLINE, withTimeout, type CallContext } from '../../src/ports/call
 import { KmsError, type KmsErrorKind } from '../../src/ports/errors';
 import { KmsTestClient } from '../support/kms-client';
 import { captureSecret, markedPlaintext } from '../support/leak-capture';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { PluginFixture } from '../support/plugin-fixture';
 import { PluginProcess, goPluginCommand, tempSocketDir } from '../support/plugin-process';
 import { TcpForwarder } from '../support/tcp-forwarder';
@@ -162,9 +162,9 @@ describe('SpiffeJwtSource against a real SPIRE agent', () => {
 });
 
 describe('a JWT-SVID from the real agent logs in to real OpenBao jwt auth', () => {
-  let bao: OpenBaoServer;
+  let bao: RealServer;
   before(async () => {
-    bao = await OpenBaoServer.start();
+    bao = await RealServer.start();
     // OpenBao checks the signature against the SPIRE server's JWT signing keys (its trust bundle, JWKS), as PEM.
     const keys = await spire.jwtSigningKeys();
     assert.ok(keys.length > 0, 'the trust bundle has a jwt-svid key');

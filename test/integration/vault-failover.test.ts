@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { TcpForwarder } from '../support/tcp-forwarder';
 import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultAddressChecker } from '../../src/adapters/vault/vault-address-checker';
@@ -99,9 +99,9 @@ describe('Vault client with several addresses', () => {
 });
 
 describe('sys/health check of every address (real OpenBao)', () => {
-  let bao: OpenBaoServer;
+  let bao: RealServer;
   before(async () => {
-    bao = await OpenBaoServer.start();
+    bao = await RealServer.start();
   });
   after(async () => {
     await bao.close();

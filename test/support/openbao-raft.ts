@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetch as undiciFetch } from 'undici';
 import { captureSecret } from './leak-capture';
-import { baoBinary, bodyOf } from './openbao';
+import { bodyOf, realServerBinary, type RealServerKind } from './real-server';
 import { REPO_ROOT, sleep } from './plugin-process';
 import { TcpForwarder } from './tcp-forwarder';
 
 /**
- * A real 3-node OpenBao Raft cluster on loopback: integrated storage with
+ * A real 3-node Raft cluster of OpenBao or Vault on loopback: integrated storage with
  * retry_join, each node with its own API and cluster port and temporary
  * directory. One node is initialised (one unseal key, kept to unseal the
  * others and every restarted node), all are unsealed, and the cluster is ready
@@ -17,7 +17,12 @@ import { TcpForwarder } from './tcp-forwarder';
  * stops every process by its PID, also after a failure.
  */
 export interface RaftClusterOptions {
-  /** Every request on a standby is forwarded to the active node (as in Vault's free edition). */
+  /** Default 'openbao'. */
+  readonly kind?: RealServerKind;
+  /**
+   * OpenBao: every request on a standby is forwarded to the active node. Vault's
+   * Community Edition always does so (its standbys serve nothing themselves).
+   */
   readonly disableStandbyReads?: boolean;
   /** Raft timing (1 = fastest elections, about 2 s; default 5, about 12 s after a leader dies). */
   readonly performanceMultiplier?: number;
@@ -28,6 +33,7 @@ interface NodeSpec {
   readonly apiPort: number;
   readonly clusterPort: number;
   readonly dir: string;
+  readonly kind: RealServerKind;
 }
 
 export class RaftNode {
@@ -49,7 +55,7 @@ export class RaftNode {
   }
 
   start(): void {
-    const child = spawn(baoBinary(), ['server', `-config=${join(this.spec.dir, 'config.hcl')}`], {
+    const child = spawn(realServerBinary(this.spec.kind), ['server', `-config=${join(this.spec.dir, 'config.hcl')}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH, HOME: this.spec.dir },
     });
@@ -129,7 +135,7 @@ export class RaftCluster {
     for (let i = 0; i < 3; i++) {
       const dir = join(baseDir, `node${i}`);
       mkdirSync(join(dir, 'data'), { recursive: true });
-      specs.push({ id: `node${i}`, apiPort: await TcpForwarder.freePort(), clusterPort: await TcpForwarder.freePort(), dir });
+      specs.push({ id: `node${i}`, apiPort: await TcpForwarder.freePort(), clusterPort: await TcpForwarder.freePort(), dir, kind: options.kind ?? 'openbao' });
     }
     for (const spec of specs) writeFileSync(join(spec.dir, 'config.hcl'), nodeConfig(spec, specs, options));
     const cluster = new RaftCluster(specs.map((s) => new RaftNode(s)), baseDir);
@@ -241,7 +247,9 @@ function nodeConfig(spec: NodeSpec, all: readonly NodeSpec[], options: RaftClust
     `listener "tcp" {\n  address = "127.0.0.1:${spec.apiPort}"\n  cluster_address = "127.0.0.1:${spec.clusterPort}"\n  tls_disable = true\n}\n` +
     `api_addr = "http://127.0.0.1:${spec.apiPort}"\ncluster_addr = "https://127.0.0.1:${spec.clusterPort}"\n` +
     `log_level = "warn"\n` +
-    (options.disableStandbyReads ? 'disable_standby_reads = true\n' : '')
+    // Vault locks its memory with mlock unless told not to, which fails under a small RLIMIT_MEMLOCK.
+    (spec.kind === 'vault' ? 'disable_mlock = true\n' : '') +
+    (options.disableStandbyReads && spec.kind === 'openbao' ? 'disable_standby_reads = true\n' : '')
   );
 }
 

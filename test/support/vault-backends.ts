@@ -1,14 +1,15 @@
-import { OpenBaoServer } from './openbao';
+import { RealServer } from './real-server';
 import { startVaultTestServer, type VaultTestServer } from './vault-server/vault-test-server';
 
 /**
  * The Vault-backed end-to-end suites run against every backend named in
- * KMS_TEST_VAULT_BACKENDS (comma-separated; default both):
+ * KMS_TEST_VAULT_BACKENDS (comma-separated; default all three):
  *   openbao     a real OpenBao dev server (the real thing wins where they disagree);
+ *   vault       a real HashiCorp Vault (Community Edition) dev server, likewise;
  *   test-server our Vault-API-compatible test server, which alone can inject
  *               faults and move the clock.
  */
-export type BackendName = 'openbao' | 'test-server';
+export type BackendName = 'openbao' | 'vault' | 'test-server';
 
 export interface VaultBackend {
   readonly name: BackendName;
@@ -34,19 +35,19 @@ export interface VaultBackend {
 }
 
 export function backendNames(): BackendName[] {
-  const raw = process.env.KMS_TEST_VAULT_BACKENDS ?? 'openbao,test-server';
+  const raw = process.env.KMS_TEST_VAULT_BACKENDS ?? 'openbao,vault,test-server';
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (n !== 'openbao' && n !== 'test-server') throw new Error(`KMS_TEST_VAULT_BACKENDS: unknown backend ${n}`);
+  for (const n of names) if (n !== 'openbao' && n !== 'vault' && n !== 'test-server') throw new Error(`KMS_TEST_VAULT_BACKENDS: unknown backend ${n}`);
   return names as BackendName[];
 }
 
 export async function startBackend(name: BackendName): Promise<VaultBackend> {
-  return name === 'openbao' ? openBaoBackend(await OpenBaoServer.start()) : testServerBackend(await startVaultTestServer({ flavor: 'openbao' }));
+  return name === 'test-server' ? testServerBackend(await startVaultTestServer({ flavor: 'openbao' })) : realServerBackend(await RealServer.start({ kind: name }));
 }
 
-function openBaoBackend(bao: OpenBaoServer): VaultBackend {
+function realServerBackend(bao: RealServer): VaultBackend {
   return {
-    name: 'openbao',
+    name: bao.kind,
     url: bao.url,
     get rootToken() {
       return bao.rootToken;

@@ -42,6 +42,8 @@ export type DoctorInput =
       readonly authMethod: string;
       readonly transitMount: string;
       readonly transitKey: string;
+      /** -vault-namespace, if set. */
+      readonly vaultNamespace?: string;
       /** Undefined with -dev: there is no Vault to check. */
       readonly vault: VaultDiagnosticsPort | undefined;
       /** A fresh context for one step, aborting after stepTimeoutMs. */
@@ -52,6 +54,7 @@ export type DoctorInput =
 const TITLES = {
   config: 'configuration',
   reach: 'Vault reachable',
+  namespace: 'Vault namespace',
   auth: 'authentication',
   tokenLife: 'token lifetime',
   capabilities: 'token capabilities',
@@ -82,7 +85,7 @@ export async function runDoctor(input: DoctorInput): Promise<StepResult[]> {
     const because = 'the configuration is invalid';
     return [
       fail('config', input.error, 'correct the option named above (vault-kubernetes-kms -help lists every option and its env var)'),
-      ...(['reach', 'auth', 'capabilities', 'key', 'roundTrip', 'socket', 'healthPort'] as const).map((s) => skip(s, because)),
+      ...(['reach', 'namespace', 'auth', 'capabilities', 'key', 'roundTrip', 'socket', 'healthPort'] as const).map((s) => skip(s, because)),
     ];
   }
   const steps: StepResult[] = [pass('config', input.summary), ...input.insecure.map((w) => warn(w.id, w.detail, w.fix))];
@@ -96,7 +99,7 @@ export async function runDoctor(input: DoctorInput): Promise<StepResult[]> {
 
 function devSteps(): StepResult[] {
   const because = '-dev uses the in-process transit backend, not Vault';
-  return (['reach', 'auth', 'capabilities', 'key', 'roundTrip'] as const).map((s) => skip(s, because));
+  return (['reach', 'namespace', 'auth', 'capabilities', 'key', 'roundTrip'] as const).map((s) => skip(s, because));
 }
 
 /**
@@ -143,9 +146,11 @@ async function vaultStepsUntilDone(input: Extract<DoctorInput, { kind: 'config' 
   out.push(reach);
   // The plugin fails over between addresses: the later steps run as long as one node answers.
   if (!someAnswer) {
-    rest('Vault is not reachable', 'auth', 'capabilities', 'key', 'roundTrip');
+    rest('Vault is not reachable', 'namespace', 'auth', 'capabilities', 'key', 'roundTrip');
     return out;
   }
+  // A namespace the server ignores is no reason to stop: the later steps show what the root namespace holds.
+  out.push(await namespaceStep(input, vault));
 
   let login: LoginInfo;
   try {
@@ -230,6 +235,30 @@ async function reachStep(input: Extract<DoctorInput, { kind: 'config' }>, vault:
     if (e instanceof VaultUnreachableError) return fail('reach', `${address}: ${REACH_PROBLEM[e.reason]} (${e.message})`, reachFix(e.reason, address));
     return fail('reach', `${address}: ${messageOf(e)}`, 'check -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR)');
   }
+}
+
+/**
+ * -vault-namespace against a server without namespaces: Vault's Community
+ * Edition accepts X-Vault-Namespace and serves the request from the root
+ * namespace, so every later step would pass while the plugin used another key
+ * than the operator meant.
+ */
+async function namespaceStep(input: Extract<DoctorInput, { kind: 'config' }>, vault: VaultDiagnosticsPort): Promise<StepResult> {
+  const namespace = input.vaultNamespace;
+  if (!namespace) return pass('namespace', 'none set (-vault-namespace): the root namespace');
+  let ignored: boolean;
+  let version: string;
+  try {
+    ({ ignoresNamespaces: ignored, version } = await vault.serverInfo(input.context()));
+  } catch (e) {
+    return fail('namespace', `cannot tell whether the server honours namespaces: ${messageOf(e)}`, 'see the "Vault reachable" step');
+  }
+  if (!ignored) return pass('namespace', `"${namespace}": the server (version ${version}) has namespaces; requests carry X-Vault-Namespace: ${namespace}`);
+  return fail(
+    'namespace',
+    `"${namespace}" is set, but the server is Vault ${version} Community Edition (sys/health: enterprise=false), which has no namespaces: it ignores X-Vault-Namespace and serves every request from the root namespace, so the plugin would use the root namespace's ${input.transitMount}/keys/${input.transitKey}`,
+    'remove -vault-namespace (VAULT_KMS_VAULT_NAMESPACE, VAULT_NAMESPACE) and use a transit mount and key of the root namespace, or run a server with namespaces (Vault Enterprise, OpenBao)',
+  );
 }
 
 const REACH_PROBLEM: Record<UnreachableReason, string> = {

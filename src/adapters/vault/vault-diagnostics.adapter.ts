@@ -18,6 +18,7 @@ import { classifyVaultError, type VaultOperation } from './vault-errors';
 import type { VaultHttpClient, VaultResponse } from './vault-http-client';
 import { errorsOf, parseOk } from './vault-response';
 import { VaultTransitAdapter } from './vault-transit.adapter';
+import { ignoresNamespaces } from './vault-edition';
 
 const healthBody = z.object({
   initialized: z.boolean(),
@@ -87,7 +88,7 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
     let res: VaultResponse;
     try {
       // Every state answers 200 with these parameters, so no status is retried and the body says which state.
-      res = await this.http.request('GET', 'sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200', undefined, ctx, { authenticated: false });
+      res = await this.http.request('GET', 'sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200', undefined, ctx, { authenticated: false, rootNamespace: true });
     } catch (e) {
       throw unreachable(e);
     }
@@ -96,7 +97,7 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
       throw new VaultUnreachableError('other', `the server at the address answered HTTP ${res.status} to sys/health, not as Vault does`);
     }
     // Vault chose this string: `check` prints it, so it is one short line of visible characters.
-    return { ...parsed.data, version: outsideText(parsed.data.version, OUTSIDE_ITEM_MAX_CHARS) };
+    return { ...parsed.data, version: outsideText(parsed.data.version, OUTSIDE_ITEM_MAX_CHARS), ignoresNamespaces: ignoresNamespaces(res.body) };
   }
 
   async login(ctx: CallContext): Promise<LoginInfo> {

