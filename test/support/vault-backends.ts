@@ -37,6 +37,8 @@ export function backendNames(): BackendName[] {
   const raw = process.env.KMS_TEST_VAULT_BACKENDS ?? 'openbao,test-server';
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) if (n !== 'openbao' && n !== 'test-server') throw new Error(`KMS_TEST_VAULT_BACKENDS: unknown backend ${n}`);
+  // An empty list would run no Vault test at all and pass: refuse it instead.
+  if (names.length === 0) throw new Error(`KMS_TEST_VAULT_BACKENDS="${raw}" names no backend; give openbao, test-server or both (unset: both)`);
   return names as BackendName[];
 }
 
