@@ -27,9 +27,15 @@ if (files.length === 0) {
 // test/final/ scans what all other suites captured, so it runs after them.
 const isFinal = (f) => f.includes('/final/');
 const phases = [files.filter((f) => !isFinal(f)), files.filter(isFinal)].filter((p) => p.length > 0);
+// Every test and hook gets a timeout, and no child process outlives its file: test/support/runner-guard.ts
+// (KMS_TEST_TIMEOUT_MS per test, default 300 s; a suite that runs longer sets its own { timeout }).
+// --test-force-exit ends a file once its tests are done even if a handle (a socket, a timer) would keep it alive;
+// --test-timeout bounds a whole file as a last resort (Node 20 applies it per file).
+const guard = ['--require', join(process.cwd(), 'dist/test/support/runner-guard.js'), '--test-force-exit'];
+const fileTimeout = `--test-timeout=${Number(process.env.KMS_TEST_FILE_TIMEOUT_MS || 40 * 60_000)}`;
 let status = 0;
 for (const phase of phases) {
-  const res = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...phase], { stdio: 'inherit' });
+  const res = spawnSync(process.execPath, [...guard, '--test', '--test-concurrency=2', fileTimeout, ...phase], { stdio: 'inherit' });
   status ||= res.status ?? 1;
 }
 process.exit(status);

@@ -10,20 +10,25 @@ import { PluginProcess, eventually, tempSocketDir } from '../support/plugin-proc
 async function startDev(extra: string[] = []) {
   const dir = tempSocketDir();
   const socket = join(dir, 'vaultkms.socket');
-  const p = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', ...extra]);
+  const p = started(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', ...extra]);
   await p.waitForSocket(socket);
   return { p, socket, dir };
 }
 
+/** Every process this file starts, stopped after it whatever the tests did. */
 const running: PluginProcess[] = [];
 after(async () => {
   await Promise.all(running.map((p) => p.stop()));
 });
+function started(args: string[], env: Record<string, string> = {}): PluginProcess {
+  const p = new PluginProcess(args, env);
+  running.push(p);
+  return p;
+}
 
 describe('CLI in dev mode over the real socket', () => {
   it('round-trips KMS v2 Encrypt/Decrypt and reports Status ok with key_id 1', async () => {
-    const { p, socket } = await startDev();
-    running.push(p);
+    const { socket } = await startDev();
     const c = new KmsTestClient(socket);
     const s = await eventually(() => c.status(), (x) => x.healthz === 'ok');
     assert.deepEqual(s, { version: 'v2', healthz: 'ok', key_id: '1' });
@@ -37,8 +42,7 @@ describe('CLI in dev mode over the real socket', () => {
   });
 
   it('accepts both :authority forms kube-apiserver sends', async () => {
-    const { p, socket } = await startDev();
-    running.push(p);
+    const { socket } = await startDev();
     for (const authority of ['localhost', encodeURIComponent(socket)]) {
       const c = new KmsTestClient(socket, { authority });
       const enc = await c.encrypt(Buffer.alloc(32, 1));
@@ -49,12 +53,10 @@ describe('CLI in dev mode over the real socket', () => {
 
   it('answers UNIMPLEMENTED for KMS v1 unless -disable-v1=false, then serves it', async () => {
     const off = await startDev();
-    running.push(off.p);
     const c1 = new KmsTestClient(off.socket);
     await assert.rejects(c1.v1Version(), (e: { code: number }) => e.code === status.UNIMPLEMENTED);
     c1.close();
     const on = await startDev(['-disable-v1=false']);
-    running.push(on.p);
     const c2 = new KmsTestClient(on.socket);
     const v = await c2.v1Version();
     assert.equal(v.version, 'v1beta1');
@@ -66,8 +68,7 @@ describe('CLI in dev mode over the real socket', () => {
   });
 
   it('answers garbage with INVALID_ARGUMENT and stays up', async () => {
-    const { p, socket } = await startDev();
-    running.push(p);
+    const { socket } = await startDev();
     const c = new KmsTestClient(socket);
     for (const garbage of [Buffer.from('garbage'), Buffer.alloc(0), Buffer.from([0xff, 0xfe, 0x00]), Buffer.from('vault:v1:' + 'A'.repeat(60))]) {
       await assert.rejects(c.decrypt(garbage), (e: { code: number }) => e.code === status.INVALID_ARGUMENT);
@@ -80,22 +81,21 @@ describe('CLI in dev mode over the real socket', () => {
   it('creates the socket 0600 in a directory it creates, and removes it on SIGTERM with exit 0', async () => {
     const dir = tempSocketDir();
     const socket = join(dir, 'nested', 'dir', 'vaultkms.socket');
-    const p = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']);
+    const p = started(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']);
     await p.waitForSocket(socket);
     assert.ok(lstatSync(socket).isSocket());
     assert.equal(statSync(socket).mode & 0o777, 0o600);
     p.signal('SIGTERM');
-    assert.equal(await p.exited, 0);
+    assert.equal(await p.exitCode(), 0);
     assert.equal(existsSync(socket), false);
   });
 
   it('replaces a stale socket left by a crash, with a log line', async () => {
     const first = await startDev();
     first.p.signal('SIGKILL');
-    await first.p.exited;
+    await first.p.exitCode();
     assert.ok(existsSync(first.socket), 'SIGKILL leaves the socket behind');
-    const second = new PluginProcess(['-dev', `-socket=unix://${first.socket}`, '-health-port=127.0.0.1:0']);
-    running.push(second);
+    const second = started(['-dev', `-socket=unix://${first.socket}`, '-health-port=127.0.0.1:0']);
     await second.waitForLog((l) => l.message === 'removed stale socket left by a previous run');
     const c = new KmsTestClient(first.socket);
     await eventually(() => c.status(), (x) => x.healthz === 'ok');
@@ -104,9 +104,8 @@ describe('CLI in dev mode over the real socket', () => {
 
   it('refuses to start while another instance listens on the socket', async () => {
     const first = await startDev();
-    running.push(first.p);
-    const second = new PluginProcess(['-dev', `-socket=unix://${first.socket}`, '-health-port=127.0.0.1:0']);
-    assert.equal(await second.exited, 1);
+    const second = started(['-dev', `-socket=unix://${first.socket}`, '-health-port=127.0.0.1:0']);
+    assert.equal(await second.exitCode(), 1);
     assert.match(second.stdout.join('\n'), /another process is listening/);
     const c = new KmsTestClient(first.socket);
     assert.equal((await c.status()).version, 'v2');
@@ -117,8 +116,8 @@ describe('CLI in dev mode over the real socket', () => {
     const dir = tempSocketDir();
     const file = join(dir, 'vaultkms.socket');
     writeFileSync(file, 'precious');
-    const p = new PluginProcess(['-dev', `-socket=unix://${file}`, '-health-port=127.0.0.1:0']);
-    assert.equal(await p.exited, 1);
+    const p = started(['-dev', `-socket=unix://${file}`, '-health-port=127.0.0.1:0']);
+    assert.equal(await p.exitCode(), 1);
     assert.equal(readFileSync(file, 'utf8'), 'precious');
     assert.match(p.stdout.join('\n'), /-force-socket-overwrite/);
 
@@ -126,14 +125,14 @@ describe('CLI in dev mode over the real socket', () => {
     writeFileSync(target, 'also precious');
     const link = join(dir, 'link.socket');
     symlinkSync(target, link);
-    const p2 = new PluginProcess(['-dev', `-socket=unix://${link}`, '-health-port=127.0.0.1:0']);
-    assert.equal(await p2.exited, 1);
+    const p2 = started(['-dev', `-socket=unix://${link}`, '-health-port=127.0.0.1:0']);
+    assert.equal(await p2.exitCode(), 1);
     assert.ok(lstatSync(link).isSymbolicLink());
     assert.equal(readFileSync(target, 'utf8'), 'also precious');
 
     mkdirSync(join(dir, 'adir'));
-    const p3 = new PluginProcess(['-dev', `-socket=unix://${join(dir, 'adir')}`, '-health-port=127.0.0.1:0']);
-    assert.equal(await p3.exited, 1);
+    const p3 = started(['-dev', `-socket=unix://${join(dir, 'adir')}`, '-health-port=127.0.0.1:0']);
+    assert.equal(await p3.exitCode(), 1);
     assert.ok(statSync(join(dir, 'adir')).isDirectory());
   });
 
@@ -141,14 +140,12 @@ describe('CLI in dev mode over the real socket', () => {
     const dir = tempSocketDir();
     const file = join(dir, 'vaultkms.socket');
     writeFileSync(file, 'x');
-    const p = new PluginProcess(['-dev', `-socket=unix://${file}`, '-health-port=127.0.0.1:0', '-force-socket-overwrite']);
-    running.push(p);
+    const p = started(['-dev', `-socket=unix://${file}`, '-health-port=127.0.0.1:0', '-force-socket-overwrite']);
     await eventually(async () => lstatSync(file).isSocket(), (v) => v);
   });
 
   it('serves /live and /health without calling the backend', async () => {
     const { p } = await startDev();
-    running.push(p);
     const port = await p.healthPort();
     const live = await fetch(`http://127.0.0.1:${port}/live`);
     assert.equal(live.status, 200);
@@ -172,8 +169,8 @@ describe('CLI configuration errors', () => {
     it(`exits non-zero before touching the socket: ${name}`, async () => {
       const dir = tempSocketDir();
       const socket = join(dir, 'never.socket');
-      const p = new PluginProcess([...argv, ...(argv.some((a) => a.startsWith('-socket')) ? [] : [`-socket=unix://${socket}`])], env);
-      const code = await p.exited;
+      const p = started([...argv, ...(argv.some((a) => a.startsWith('-socket')) ? [] : [`-socket=unix://${socket}`])], env);
+      const code = await p.exitCode();
       assert.notEqual(code, 0);
       assert.match(p.stderr.join('\n'), pattern);
       assert.equal(p.stderr.filter((l) => l.trim() !== '').length <= 2, true, 'one line naming the option, one hint');
@@ -182,14 +179,14 @@ describe('CLI configuration errors', () => {
   }
 
   it('-version prints the version and exits 0', async () => {
-    const p = new PluginProcess(['-version']);
-    assert.equal(await p.exited, 0);
+    const p = started(['-version']);
+    assert.equal(await p.exitCode(), 0);
     assert.match(p.stdout.join(''), /^vault-kubernetes-kms v\d+\.\d+\.\d+/);
   });
 
   it('--help lists the flags and exits 0', async () => {
-    const p = new PluginProcess(['--help']);
-    assert.equal(await p.exited, 0);
+    const p = started(['--help']);
+    assert.equal(await p.exitCode(), 0);
     assert.match(p.stdout.join('\n'), /-vault-address/);
     assert.match(p.stdout.join('\n'), /VAULT_KMS_VAULT_TOKEN/);
   });

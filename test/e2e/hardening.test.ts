@@ -98,7 +98,7 @@ describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
       const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']));
       await p.waitForSocket(socket, 20_000);
       p.signal('SIGTERM');
-      assert.equal(await p.exited, 0, p.stderr.join('\n'));
+      assert.equal(await p.exitCode(), 0, p.stderr.join('\n'));
       assert.equal(existsSync(socket), false);
     }
   });
@@ -109,7 +109,7 @@ describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
     const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']));
     await p.waitForLog((l) => l.message === 'starting kms plugin');
     p.signal('SIGTERM');
-    assert.equal(await p.exited, 0, p.stderr.join('\n'));
+    assert.equal(await p.exitCode(), 0, p.stderr.join('\n'));
     assert.equal(existsSync(socket), false);
   });
 
@@ -152,8 +152,8 @@ describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
 describe('command line and configuration (issue 10 items 8, 9, 10, 11)', () => {
   const refused = async (args: string[], env: Record<string, string>, pattern: RegExp, secret?: string) => {
     const dir = tempSocketDir();
-    const p = new PluginProcess([...args, `-socket=unix://${join(dir, 'never.socket')}`], env);
-    assert.equal(await p.exited, 2);
+    const p = plugins.adopt(new PluginProcess([...args, `-socket=unix://${join(dir, 'never.socket')}`], env));
+    assert.equal(await p.exitCode(), 2);
     const out = [...p.stdout, ...p.stderr].join('\n');
     assert.match(out, pattern);
     if (secret) assert.ok(!out.includes(secret), `output echoes ${secret}: ${out}`);
@@ -172,8 +172,8 @@ describe('command line and configuration (issue 10 items 8, 9, 10, 11)', () => {
   });
 
   it('refuses an abstract socket (unix://@name) in configuration, exit 2 naming -socket', async () => {
-    const p = new PluginProcess(['-dev', '-socket=unix://@kms-abstract', '-health-port=127.0.0.1:0']);
-    assert.equal(await p.exited, 2);
+    const p = plugins.adopt(new PluginProcess(['-dev', '-socket=unix://@kms-abstract', '-health-port=127.0.0.1:0']));
+    assert.equal(await p.exitCode(), 2);
     assert.match(p.stderr.join('\n'), /-socket \(VAULT_KMS_SOCKET\).*abstract sockets/);
   });
 
@@ -198,15 +198,15 @@ describe('socket file and directory (issue 10 items 6 and 9)', () => {
     const base = tempSocketDir();
     mkdirSync(join(base, 'real'), { mode: 0o700 });
     symlinkSync(join(base, 'real'), join(base, 'link'));
-    const p = new PluginProcess(['-dev', `-socket=unix://${join(base, 'link', 'vaultkms.socket')}`, '-health-port=127.0.0.1:0']);
-    assert.equal(await p.exited, 1);
+    const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${join(base, 'link', 'vaultkms.socket')}`, '-health-port=127.0.0.1:0']));
+    assert.equal(await p.exitCode(), 1);
     assert.match(p.stdout.join('\n'), /is a symlink/);
     assert.deepEqual(readdirSync(join(base, 'real')), []);
 
     mkdirSync(join(base, 'open'));
     chmodSync(join(base, 'open'), 0o777);
-    const p2 = new PluginProcess(['-dev', `-socket=unix://${join(base, 'open', 'vaultkms.socket')}`, '-health-port=127.0.0.1:0']);
-    assert.equal(await p2.exited, 1);
+    const p2 = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${join(base, 'open', 'vaultkms.socket')}`, '-health-port=127.0.0.1:0']));
+    assert.equal(await p2.exitCode(), 1);
     assert.match(p2.stdout.join('\n'), /writable by every user \(mode 0777\)/);
   });
 
@@ -228,8 +228,8 @@ describe('socket file and directory (issue 10 items 6 and 9)', () => {
     const base = tempSocketDir();
     const fifo = join(base, 'vaultkms.socket');
     execFileSync('mkfifo', [fifo]);
-    const p = new PluginProcess(['-dev', `-socket=unix://${fifo}`, '-health-port=127.0.0.1:0', '-force-socket-overwrite']);
-    assert.equal(await p.exited, 1);
+    const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${fifo}`, '-health-port=127.0.0.1:0', '-force-socket-overwrite']));
+    assert.equal(await p.exitCode(), 1);
     assert.ok(lstatSync(fifo).isFIFO(), 'the FIFO is still there');
     assert.match(p.stdout.join('\n'), /refusing to replace the FIFO .* even with -force-socket-overwrite/);
 
@@ -240,7 +240,11 @@ describe('socket file and directory (issue 10 items 6 and 9)', () => {
     assert.equal(w.kind, 'regular file');
   });
 
-  it("keeps another user's live socket, also with -force-socket-overwrite: EACCES is not 'stale' (runs as root, plugin as uid 65534)", { skip: process.getuid?.() !== 0 && 'needs root to act as two users' }, async () => {
+  // CI runs as root and sets KMS_TEST_REQUIRE_ROOT=1 (.ci/run): there this test runs, or fails; it never skips.
+  const asRoot = process.getuid?.() === 0;
+  const mustRun = process.env.KMS_TEST_REQUIRE_ROOT === '1';
+  it("keeps another user's live socket, also with -force-socket-overwrite: EACCES is not 'stale' (runs as root, plugin as uid 65534)", { skip: !asRoot && !mustRun && 'needs root to act as two users' }, async () => {
+    assert.ok(asRoot, `KMS_TEST_REQUIRE_ROOT=1 but the suite runs as uid ${process.getuid?.()}: this test needs root to act as two users`);
     const base = tempSocketDir();
     chmodSync(base, 0o711);
     const dir = join(base, 'nobody');
@@ -252,12 +256,12 @@ describe('socket file and directory (issue 10 items 6 and 9)', () => {
     await new Promise<void>((r) => server.listen(socket, r));
     chmodSync(socket, 0o600);
     try {
-      const p = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0'], {}, undefined, undefined, { uid: 65534, gid: 65534 });
-      assert.equal(await p.exited, 1, [...p.stdout, ...p.stderr].join('\n'));
+      const p = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0'], {}, undefined, undefined, { uid: 65534, gid: 65534 }));
+      assert.equal(await p.exitCode(), 1, [...p.stdout, ...p.stderr].join('\n'));
       assert.match(p.stdout.join('\n'), /another process is listening on .*vaultkms\.socket \(uid 0, mode 0600\)/);
       // Not even -force-socket-overwrite takes a live socket it cannot connect to (the kernel lists the listener).
-      const forced = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-force-socket-overwrite'], {}, undefined, undefined, { uid: 65534, gid: 65534 });
-      assert.equal(await forced.exited, 1, [...forced.stdout, ...forced.stderr].join('\n'));
+      const forced = plugins.adopt(new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-force-socket-overwrite'], {}, undefined, undefined, { uid: 65534, gid: 65534 }));
+      assert.equal(await forced.exitCode(), 1, [...forced.stdout, ...forced.stderr].join('\n'));
       assert.match(forced.stdout.join('\n'), /another process is listening on .* the socket is kept, even with -force-socket-overwrite/);
       assert.ok(lstatSync(socket).isSocket(), 'the socket is still there');
       await new Promise<void>((resolve, reject) => {
@@ -343,8 +347,8 @@ describe('gRPC requests (issue 10 items 7 and 11)', () => {
     const clients = [client];
     const codes = new Map<number, number>();
     const details = new Map<number, string>();
-    const started = Date.now();
-    let firstExhaustedMs = Number.POSITIVE_INFINITY;
+    // The order calls ended in: RESOURCE_EXHAUSTED "at once" means before any held call reached its deadline.
+    const endings: number[] = [];
     let next = 0;
     const worker = async () => {
       while (next < 2000) {
@@ -356,7 +360,7 @@ describe('gRPC requests (issue 10 items 7 and 11)', () => {
           const e = err as ServiceError;
           codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
           details.set(e.code, e.details);
-          if (e.code === status.RESOURCE_EXHAUSTED) firstExhaustedMs = Math.min(firstExhaustedMs, Date.now() - started);
+          endings.push(e.code);
         }
       }
     };
@@ -369,7 +373,10 @@ describe('gRPC requests (issue 10 items 7 and 11)', () => {
     // wait for the hanging Vault until their deadline.
     assert.ok(exhausted > 1000, `most calls answered RESOURCE_EXHAUSTED: ${seen}`);
     assert.deepEqual([...codes.keys()].filter((c) => c !== status.RESOURCE_EXHAUSTED && c !== status.DEADLINE_EXCEEDED), [], seen);
-    assert.ok(firstExhaustedMs < 6000, 'answered at once, not at the deadline');
+    // Vault hangs, so a held call ends only at its deadline: the first RESOURCE_EXHAUSTED came before the first of
+    // those, while the held calls were still waiting (not at, or after, the deadline).
+    const firstDeadline = endings.indexOf(status.DEADLINE_EXCEEDED);
+    assert.ok(firstDeadline > 0, `turned away while the held calls still waited: ${endings.slice(0, 5).join(', ')}; ${seen}`);
     const peakMiB = rssKiB(p.pid as number, 'VmHWM') / 1024;
     t.diagnostic(`peak RSS ${peakMiB.toFixed(0)} MiB; ${seen}`);
     assert.ok(peakMiB < 256, `peak RSS ${peakMiB.toFixed(0)} MiB (the manifests allow 256 MiB): ${seen}`);

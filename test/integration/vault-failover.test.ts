@@ -1,4 +1,4 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
 import { RealServer } from '../support/real-server';
@@ -31,6 +31,20 @@ function client(addresses: string[], over: Partial<VaultClientSettings> = {}, at
   return c;
 }
 
+/**
+ * The waits the client sleeps between attempts (VaultHttpClient.backoff arms them with setTimeout), recorded while
+ * the test runs: "at once" is no such wait, not a number of milliseconds on a loaded machine.
+ */
+function backoffWaits(t: TestContext): number[] {
+  const waits: number[] = [];
+  const real = globalThis.setTimeout;
+  t.mock.method(globalThis, 'setTimeout', function (this: unknown, ...args: Parameters<typeof setTimeout>) {
+    if (new Error().stack?.includes('VaultHttpClient.backoff')) waits.push(Number(args[1]));
+    return real.apply(this, args);
+  });
+  return waits;
+}
+
 before(async () => {
   vault = await startVaultTestServer();
   second = new TcpForwarder(await TcpForwarder.freePort(), Number(new URL(vault.url).port));
@@ -49,13 +63,13 @@ beforeEach(() => {
 });
 
 describe('Vault client with several addresses', () => {
-  it('moves past an address that refuses connections at once, and stays on the one that worked', async () => {
+  it('moves past an address that refuses connections at once, and stays on the one that worked', async (t) => {
     const attempts: string[] = [];
     const http = client([deadUrl, vault.url, secondUrl], {}, attempts);
     const transit = new VaultTransitAdapter(http, 'transit', 'kms');
-    const started = Date.now();
+    const waits = backoffWaits(t);
     await transit.readKey(withTimeout(Date.now(), 3000));
-    assert.ok(Date.now() - started < 1000, 'no backoff before trying the next address');
+    assert.deepEqual(waits, [], 'no backoff before trying the next address');
     assert.deepEqual(attempts, ['error', '2xx']);
     assert.equal(http.endpoints.current().address, vault.url);
     await transit.readKey(withTimeout(Date.now(), 3000));
@@ -81,15 +95,17 @@ describe('Vault client with several addresses', () => {
     assert.equal(http.endpoints.states()[0].up, false, 'the node whose redirect led nowhere is marked down');
   });
 
-  it('retries until the caller deadline when every address fails, with short waits; VAULT_MAX_RETRIES still caps attempts', async () => {
+  it('retries until the caller deadline when every address fails, with short waits; VAULT_MAX_RETRIES still caps attempts', async (t) => {
     const attempts: string[] = [];
     const http = client([deadUrl], {}, attempts);
+    const waits = backoffWaits(t);
     const started = Date.now();
     await assert.rejects(new VaultTransitAdapter(http, 'transit', 'kms').readKey(withTimeout(Date.now(), 1500)), (e: KmsError) => ['unavailable', 'deadline-exceeded'].includes(e.kind));
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 1000, `gave up after ${elapsed} ms of a 1500 ms deadline`);
     // Waits of at most 250 ms: at least 1000 / 250 of them fit before giving up.
     assert.ok(attempts.length >= 4, `${attempts.length} attempts`);
+    assert.ok(waits.length >= 3 && waits.every((w) => w <= 250), `waits ${waits.join(', ')} ms`);
 
     const capped: string[] = [];
     const http2 = client([deadUrl], { maxRetries: 1 }, capped);

@@ -114,6 +114,22 @@ export class PluginProcess {
     this.child.kill(sig);
   }
 
+  /**
+   * The exit code of a process expected to exit by itself. One still running after timeoutMs (a hang guard, not a
+   * performance bound: generous on a loaded machine) is killed, and the wait fails with its output.
+   */
+  async exitCode(timeoutMs = 60_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((res) => {
+      timer = setTimeout(() => res('hung'), timeoutMs);
+    });
+    const outcome = await Promise.race([this.exited, hung]);
+    clearTimeout(timer);
+    if (outcome !== 'hung') return outcome;
+    await this.stop();
+    throw new Error(`the process did not exit within ${timeoutMs} ms (killed); output:\n${this.stdout.join('\n')}\n${this.stderr.join('\n')}`);
+  }
+
   async stop(): Promise<number | null> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
     this.child.kill('SIGTERM');

@@ -331,7 +331,7 @@ export class RealServer {
     await this.mustOk('POST', 'transit/keys/kms', {}, namespace);
     await this.mustOk('POST', 'transit/keys/kms/rotate', {}, namespace);
     await this.mustOk('PUT', 'sys/policies/acl/kms', { policy: readFileSync(join(REPO_ROOT, 'manifests/kms-policy.hcl'), 'utf8') }, namespace);
-    const created = await this.mustOk('POST', 'auth/token/create-orphan', { policies: ['kms'], no_default_policy: true, ttl: '1h' }, namespace);
+    const created = await this.mustOk('POST', 'auth/token/create-orphan', { policies: ['kms'], no_default_policy: true, period: '24h' }, namespace);
     captureSecret(created.json.auth.client_token);
     return { token: created.json.auth.client_token };
   }

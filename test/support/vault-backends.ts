@@ -38,6 +38,8 @@ export function backendNames(): BackendName[] {
   const raw = process.env.KMS_TEST_VAULT_BACKENDS ?? 'openbao,vault,test-server';
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) if (n !== 'openbao' && n !== 'vault' && n !== 'test-server') throw new Error(`KMS_TEST_VAULT_BACKENDS: unknown backend ${n}`);
+  // An empty list would run no Vault test at all and pass: refuse it instead.
+  if (names.length === 0) throw new Error(`KMS_TEST_VAULT_BACKENDS="${raw}" names no backend; give openbao, vault, test-server or a list of them (unset: all three)`);
   return names as BackendName[];
 }
 

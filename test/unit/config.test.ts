@@ -127,13 +127,29 @@ describe('configuration', () => {
     it(`rejects ${name}, naming the option`, () => fails(argv, env, pattern));
   }
 
-  it('never echoes a secret value in a configuration error', () => {
-    try {
-      parseConfig(['-vault-address=https://v', '-auth-method=token', '-token=bad token with spaces'], {});
-      assert.fail('expected an error');
-    } catch (e) {
-      assert.ok(!(e as Error).message.includes('bad token with spaces'));
+  it('refuses a token with whitespace or non-printable characters inside it, from the flag or any env var', () => {
+    const refused = /-token \(VAULT_KMS_VAULT_TOKEN, VAULT_KMS_TOKEN, VAULT_TOKEN\).*whitespace or non-printable/;
+    for (const token of ['hvs.ABC 123', 'hvs.ABC\n123', 'hvs.ABC\t123', 'hvs.ABC\u00a0123', 'hvs.ABC\u0000123', 'hvs.ABC\u00e9123']) {
+      fails(['-vault-address=https://v', '-auth-method=token', `-token=${token}`], {}, refused);
+      for (const env of ['VAULT_KMS_VAULT_TOKEN', 'VAULT_KMS_TOKEN', 'VAULT_TOKEN']) {
+        fails(['-vault-address=https://v', '-auth-method=token'], { [env]: token }, refused);
+      }
     }
+    // Whitespace around the value (an env var filled from a file with its newline) is trimmed, not refused.
+    assert.equal((run(['-vault-address=https://v', '-auth-method=token'], { VAULT_TOKEN: '\thvs.ABC123\n' }).auth as { token?: string }).token, 'hvs.ABC123');
+  });
+
+  it('never echoes a secret value in a configuration error', () => {
+    assert.throws(
+      () => parseConfig(['-vault-address=https://v', '-auth-method=token', '-token=bad token with spaces'], {}),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError, `a ConfigError, not ${String(e)}`);
+        assert.match(e.message, /-token \(/, 'names the option');
+        assert.ok(!e.message.includes('bad token with spaces'), e.message);
+        assert.ok(!/token with|with spaces/.test(e.message), e.message);
+        return true;
+      },
+    );
   });
 
   it('--help lists every flag with its env vars and default', () => {
