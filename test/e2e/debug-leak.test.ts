@@ -4,7 +4,7 @@ import { lstatSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { KmsTestClient } from '../support/kms-client';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
 import { PLAINTEXT_MARKER, captureSecret, markedPlaintext } from '../support/leak-capture';
 
@@ -16,10 +16,10 @@ import { PLAINTEXT_MARKER, captureSecret, markedPlaintext } from '../support/lea
  * HOME and socket directory) and everything they served (/metrics, /health?verbose, gRPC error details) is scanned
  * for the plaintexts (raw, base64, hex), the credentials (raw and base64), and anything shaped like a Vault token.
  */
-let bao: OpenBaoServer;
+let bao: RealServer;
 const running: PluginProcess[] = [];
 before(async () => {
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start();
 });
 after(async () => {
   await Promise.all(running.map((p) => p.stop()));

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { KmsTestClient } from '../support/kms-client';
-import { OpenBaoServer } from '../support/openbao';
+import { RealServer } from '../support/real-server';
 import { PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
 import { markedPlaintext } from '../support/leak-capture';
@@ -14,11 +14,11 @@ import { CountingProxy } from '../support/counting-proxy';
  * the plugin sends everything through (it sees sys/health too, which no audit log records), and by OpenBao's audit log
  * (which sees what reached OpenBao, whatever the path: token lookups, key reads, logins, Transit).
  */
-let bao: OpenBaoServer;
+let bao: RealServer;
 let proxy: CountingProxy;
 const plugins = new PluginFixture();
 before(async () => {
-  bao = await OpenBaoServer.start();
+  bao = await RealServer.start();
   proxy = await CountingProxy.start(bao.url);
 });
 after(async () => {
