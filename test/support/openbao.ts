@@ -33,6 +33,11 @@ export interface OpenBaoOptions {
   readonly extraConfig?: string;
   /** Transit key type of the `kms` key (default aes256-gcm96). */
   readonly keyType?: string;
+  /**
+   * false: leave the server empty (no Transit mount, key, policy or AppRole), for tests that
+   * configure it themselves, e.g. with the commands of docs/setup.md (test/cluster). Default true.
+   */
+  readonly setUp?: boolean;
 }
 
 export interface AdminResponse {
@@ -106,7 +111,7 @@ export class OpenBaoServer {
       await bao.waitForListener();
       if (mode === 'server') await bao.initAndUnseal();
       captureSecret(bao.rootToken);
-      await bao.setUp();
+      if (options.setUp !== false) await bao.setUp();
       return bao;
     } catch (e) {
       await bao.close();
