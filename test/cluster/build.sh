@@ -80,13 +80,15 @@ if [ ! -s "$images/done" ]; then
   rm -rf "$images.part" && mkdir -p "$images.part"
   storage=$(mktemp -d "$cache/cluster-image-storage.XXXXXX")
   # A storage of its own, thrown away afterwards: only the archives are kept.
+  # (The run root's path may have at most 50 characters.)
+  runroot=$(mktemp -d /run/kms-cluster-img.XXXXXX)
   export KMS_IMAGE_STORAGE=$storage
-  export KMS_IMAGE_STORAGE_RUN=$storage/run
-  PODMAN_STORAGE=(--storage-driver=vfs --root "$storage/root" --runroot "$storage/run")
+  export KMS_IMAGE_STORAGE_RUN=$runroot
+  PODMAN_STORAGE=(--storage-driver=vfs --root "$storage/root" --runroot "$runroot")
   cleanup_storage() {
     buildah "${PODMAN_STORAGE[@]}" rm --all >/dev/null 2>&1 || true
     podman "${PODMAN_STORAGE[@]}" system reset --force >/dev/null 2>&1 || true
-    rm -rf "$storage"
+    rm -rf "$storage" "$runroot"
   }
   trap cleanup_storage EXIT
   base=$(bash "$root/scripts/image/base.sh")

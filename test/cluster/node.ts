@@ -362,7 +362,13 @@ export class ClusterNode {
   async startContainerd(): Promise<void> {
     const config = join(this.base, 'containerd.toml');
     writeFileSync(config, this.containerdConfig());
+    // Every Pod here uses the host's network, so no CNI plugin ever runs; but without a network configuration the
+    // CRI reports NetworkReady=false and the kubelet keeps the node NotReady. One that is never executed.
     mkdirSync(join(this.base, 'etc/cni/net.d'), { recursive: true });
+    writeFileSync(
+      join(this.base, 'etc/cni/net.d/10-host-network-only.conflist'),
+      JSON.stringify({ cniVersion: '1.0.0', name: 'host-network-only', plugins: [{ type: 'loopback' }] }),
+    );
     const out = openSync(join(this.log, 'containerd.log'), 'a');
     this.containerd = spawn(join(this.bin.containerdDir, 'containerd'), ['--config', config], {
       stdio: ['ignore', out, out],
