@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop());
   writeFileSync(
     state,
-    JSON.stringify({ pid: process.pid, base: node.base, kubeconfig: node.adminConf, kmsDir: node.kmsDir, vault: bao.url, bringUpSeconds }) + '\n',
+    JSON.stringify({ pid: process.pid, base: node.base, kubeconfig: node.adminConf, kubectl: node.bin.kubectl, kmsDir: node.kmsDir, vault: bao.url, bringUpSeconds }) + '\n',
   );
   console.log(`cluster: up in ${bringUpSeconds} s (node files in ${node.base}; OpenBao at ${bao.url})`);
   // Keeps the process (and so containerd, the kubelet and OpenBao, its children) alive until stopped.

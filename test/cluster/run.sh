@@ -32,8 +32,7 @@ case "$mode" in
   kubectl)
     shift
     pid=$(demo_pid) || { echo "cluster: not running: npm run cluster:up" >&2; exit 1; }
-    vars=$(bash "$here/build.sh" 2>/dev/null) || exit 1
-    kubectl=$(sed -n 's/^KMS_CLUSTER_KUBECTL=//p' <<< "$vars")
+    kubectl=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).kubectl' "$state")
     kubeconfig=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).kubeconfig' "$state")
     exec nsenter --net="/proc/$pid/ns/net" "$kubectl" --kubeconfig="$kubeconfig" "$@" ;;
   up|test) ;;
