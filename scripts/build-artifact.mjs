@@ -3,7 +3,8 @@
 //   1. esbuild bundles src/main.ts and every dependency into one CommonJS file;
 //   2. Node's single-executable-application support embeds it in a copy of the
 //      Node.js 24 binary from the pinned npm package node-linux-<arch>
-//      (`npm run tools` links it at .tools/node24), so the image needs no
+//      (scripts/fetch-node24.sh fetches it, alone, when .tools/node24 is
+//      missing; `npm run tools` also calls it), so the image needs no
 //      node_modules and no shell, and the runtime does not depend on the
 //      machine's own Node;
 //   3. `npm sbom` describes the npm packages inside the bundle (esbuild's
@@ -12,7 +13,7 @@
 //   SEA_NODE_BINARY=/path/to/node overrides the embedded binary (same arch).
 // Output: DIR/vault-kubernetes-kms, DIR/vault-kubernetes-kms.cjs, DIR/sbom.cdx.json
 //   (DIR defaults to dist/artifact for the machine's arch, dist/artifact-<arch> otherwise).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, statSync, rmSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,9 +32,12 @@ const sbom = join(outDir, 'sbom.cdx.json');
 // The Node.js 24 that runs the build for this machine, and the one embedded for the target arch.
 const hostNode = join(root, '.tools/node24/bin/node');
 const node = process.env.SEA_NODE_BINARY || (arch === process.arch ? hostNode : join(root, `.tools/node24-linux-${arch}/bin/node`));
-if (!existsSync(node)) {
-  fail(`no Node.js binary at ${node}: run \`npm run tools\`${arch === process.arch ? '' : ` with KMS_TOOLS_NODE24_ARCHES=${arch}`}, or set SEA_NODE_BINARY`);
-}
+// Only the runtime, not the test tools: the pinned npm package, once per machine.
+const needed = [...new Set([process.env.SEA_NODE_BINARY ? undefined : arch, arch === process.arch ? undefined : process.arch])].filter(
+  (a) => a !== undefined && !existsSync(a === process.arch ? hostNode : join(root, `.tools/node24-linux-${a}/bin/node`)),
+);
+if (needed.length > 0) execFileSync('bash', [join(root, 'scripts/fetch-node24.sh'), ...needed], { stdio: 'inherit' });
+if (!existsSync(node)) fail(`no Node.js binary at ${node}: run \`bash scripts/fetch-node24.sh ${arch}\`, or set SEA_NODE_BINARY`);
 const nodeVersion = embeddedNodeVersion(node);
 // The SEA blob must come from the same Node version as the binary it goes into; for a foreign arch it is made
 // by this machine's Node 24 (allowed because that blob carries no code cache and no snapshot).
@@ -91,13 +95,33 @@ writeFileSync(
 execFileSync(blobNode, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
 copyFileSync(node, exe);
 chmodSync(exe, 0o755);
-execFileSync(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'inherit' });
+injectBlob();
 rmSync(blob);
 rmSync(seaConfig);
 
 writeFileSync(sbom, JSON.stringify(bundledSbom(bundledPackages(bundled.metafile)), null, 2) + '\n');
 const mb = (p) => (statSync(p).size / 1024 / 1024).toFixed(1);
 console.log(`artifact: ${exe} (linux-${arch}, Node.js ${nodeVersion}, ${mb(exe)} MiB; bundle ${mb(bundle)} MiB); SBOM ${sbom}`);
+
+/**
+ * postject puts the blob into the copy of node. On Linux it prints "warning: Can't find string offset for section
+ * name '.note.100'" (and '.note') about ten times: LIEF, which postject uses, cannot name the ELF note sections the
+ * official Node binaries carry; the sections are left as they are, and the executable is tested whole by the suite
+ * (KMS_PLUGIN_BIN). Those lines and postject's progress lines are dropped; anything else it says is shown.
+ */
+function injectBlob() {
+  const args = [join(root, 'node_modules/postject/dist/cli.js'), exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'];
+  const res = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  const expected = [/^warning: Can't find string offset for section name '\.note(\.\d+)?'$/, /^Start injection of NODE_SEA_BLOB in .*\.\.\.$/, /Injection done!$/];
+  const said = `${res.stdout ?? ''}\n${res.stderr ?? ''}`
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !expected.some((re) => re.test(l)));
+  if (said.length > 0) process.stderr.write(said.map((l) => `postject: ${l}\n`).join(''));
+  if (res.status !== 0) fail(`postject failed (exit ${res.status ?? res.signal})`);
+}
 
 // The version of a Node binary: asked directly when it runs here, else read from its npm package.
 function embeddedNodeVersion(bin) {

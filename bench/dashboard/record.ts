@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { KmsTestClient } from '../../test/support/kms-client';
 import { OpenBaoServer } from '../../test/support/openbao';
 import { PluginProcess, REPO_ROOT, sleep, tempSocketDir } from '../../test/support/plugin-process';
+import { TcpForwarder } from '../../test/support/tcp-forwarder';
 
 /**
  * Real data for the dashboard picture (docs/dashboard.svg): the built plugin on
@@ -10,8 +11,11 @@ import { PluginProcess, REPO_ROOT, sleep, tempSocketDir } from '../../test/suppo
  *   node dist/bench/dashboard/record.js [seconds] [out dir]
  * The story, in fractions of the run: steady KMS v2 and v1 traffic with
  * bursts of identical Decrypts (single-flight) and of distinct ones
- * (batching), a few undecryptable ciphertexts; the key rotated at 35%;
- * OpenBao sealed from 60% to 72%. Writes scrapes.om (OpenMetrics, every
+ * (batching), a few undecryptable ciphertexts; two addresses in
+ * -vault-address (the first through a TCP forwarder that is cut from 15% to
+ * 30%, so requests move to the second); the key rotated at 35%; OpenBao
+ * sealed from 60% to 72%. The token is periodic with the 1 h period
+ * docs/setup.md recommends. Writes scrapes.om (OpenMetrics, every
  * sample timestamped) and range.json (start, end, step) to the out dir.
  */
 const SCRAPE_MS = 5000;
@@ -23,11 +27,14 @@ async function main(): Promise<void> {
   const bao = await OpenBaoServer.start({ mode: 'server' });
   const dir = tempSocketDir();
   const socket = join(dir, 'kms.socket');
-  // A short token TTL, so the TTL panel shows the renewals.
-  const { token } = await bao.createToken({ policies: ['kms'], no_default_policy: true, ttl: '3m', renewable: true });
+  // The recommended token: periodic, 1 h (the Token TTL stat must show it green).
+  const { token } = await bao.createToken({ policies: ['kms'], no_default_policy: true, period: '1h', renewable: true });
+  // Two addresses of one Vault: the first through a forwarder the story cuts, the second direct.
+  const forwarder = new TcpForwarder(await TcpForwarder.freePort(), Number(new URL(bao.url).port));
+  await forwarder.up();
   const plugin = new PluginProcess(
-    [`-vault-address=${bao.url}`, '-auth-method=token', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-disable-v1=false',
-      '-health-check-interval=5s', '-token-refresh-interval=10s', '-token-renewal=180'],
+    [`-vault-address=http://127.0.0.1:${forwarder.port},${bao.url}`, '-auth-method=token', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-disable-v1=false',
+      '-health-check-interval=5s', '-token-refresh-interval=10s'],
     { VAULT_KMS_VAULT_TOKEN: token },
   );
   const client = new KmsTestClient(socket, { timeoutMs: 3000 });
@@ -50,6 +57,12 @@ async function main(): Promise<void> {
       }
     })();
     const story = (async () => {
+      while (frac() < 0.15) await sleep(200);
+      await forwarder.down();
+      process.stdout.write('first address cut\n');
+      while (frac() < 0.3) await sleep(200);
+      await forwarder.up();
+      process.stdout.write('first address back\n');
       while (frac() < 0.35) await sleep(200);
       process.stdout.write(`rotated to version ${await bao.rotateKey()}\n`);
       while (frac() < 0.6) await sleep(200);
@@ -90,6 +103,7 @@ async function main(): Promise<void> {
     stopped = true;
     client.close();
     await plugin.stop();
+    await forwarder.down();
     await bao.close();
   }
   writeFileSync(join(outDir, 'scrapes.om'), toOpenMetrics(scrapes));

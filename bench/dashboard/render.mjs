@@ -20,7 +20,7 @@ if (!recordDir || !evaluator || !outFile) {
 const root = new URL('../..', import.meta.url).pathname;
 const dashboard = JSON.parse(readFileSync(join(root, 'deploy/monitoring/grafana-dashboard.json'), 'utf8'));
 const range = JSON.parse(readFileSync(join(recordDir, 'range.json'), 'utf8'));
-const promtool = join(root, '.tools/bin/promtool');
+const promtool = process.env.KMS_TEST_PROMTOOL || join(root, '.tools/bin/promtool');
 
 // The scrapes as a TSDB, as Prometheus would have stored them.
 const tsdb = join(recordDir, 'tsdb');
@@ -91,7 +91,10 @@ function stat(i, width) {
   const data = panelData(i);
   const last = data.at(-1);
   const text = last ? (mapping[String(last.v)]?.text ?? formatValue(last.v, unit)) : 'no data';
-  const color = last ? (mapping[String(last.v)]?.color ?? '#1f77b4') : 'gray';
+  // As Grafana colours a stat: its value mapping, else the highest threshold step the value reaches.
+  const steps = p.fieldConfig?.defaults?.thresholds?.steps ?? [];
+  const threshold = last ? steps.filter((s) => s.value === null || last.v >= s.value).at(-1)?.color : undefined;
+  const color = last ? (mapping[String(last.v)]?.color ?? threshold ?? '#1f77b4') : 'gray';
   return {
     title: { text: p.title, anchor: 'start', fontSize: 13 },
     width,

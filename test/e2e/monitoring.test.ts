@@ -10,11 +10,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OpenBaoServer } from '../support/openbao';
 import { PluginFixture } from '../support/plugin-fixture';
-import { REPO_ROOT, eventually } from '../support/plugin-process';
+import { PluginProcess, REPO_ROOT, eventually, tempSocketDir } from '../support/plugin-process';
 
 const MONITORING = join(REPO_ROOT, 'deploy/monitoring');
 const PREFIX = 'vault_kubernetes_kms_';
@@ -129,6 +130,8 @@ describe('dashboard and alert rules against a running plugin', () => {
     const problems: string[] = [];
     for (const q of queries) {
       const names = [...q.expr.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?/g)].filter((m) => m[1].startsWith(PREFIX));
+      // `up` is Prometheus' own series of the plugin's scrape job (the plugin-down alerts).
+      if (names.length === 0 && /\bup\{job="vault-kubernetes-kms"\}/.test(q.expr)) continue;
       assert.ok(names.length > 0, `${q.where}: queries no plugin metric: ${q.expr}`);
       const labelsOfQuery = new Set<string>();
       for (const [, name, selector] of names) {
@@ -169,5 +172,103 @@ describe('dashboard and alert rules against a running plugin', () => {
   it('the alerts fire when they should and stay quiet otherwise (promtool test rules)', () => {
     const out = execFileSync(promtool(), ['test', 'rules', join(MONITORING, 'prometheus-rules.test.yaml')], { encoding: 'utf8' });
     assert.match(out, /SUCCESS/);
+  });
+});
+
+/**
+ * The plugin-down and restart alerts against a real plugin process: it is started four times and finally killed,
+ * scraped like Prometheus would (a failed scrape is up=0), and the scrapes, one per minute of promtool's clock,
+ * are evaluated by promtool with the real rules file.
+ */
+describe('plugin-down and restart alerts against a killed plugin (issue 23 item 10)', () => {
+  it('a plugin restarted three times, then killed: VaultKmsPluginRestarting and VaultKmsPluginDown fire from real scrapes', async () => {
+    const up: number[] = [];
+    const startTimes: string[] = [];
+    const scrape = async (port: number) => {
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+        const m = new RegExp(`^${PREFIX}process_start_time_seconds (\\S+)$`, 'm').exec(text);
+        assert.ok(m, 'the plugin exports its process start time');
+        up.push(1);
+        startTimes.push(m[1]);
+      } catch (e) {
+        if (e instanceof assert.AssertionError) throw e;
+        up.push(0);
+        startTimes.push('_');
+      }
+    };
+    let port = 0;
+    for (let run = 0; run < 4; run++) {
+      const socket = join(tempSocketDir(), 'vaultkms.socket');
+      const p = new PluginProcess(['-dev', `-socket=unix://${socket}`, '-health-port=127.0.0.1:0']);
+      try {
+        port = await p.healthPort();
+        await scrape(port);
+        await scrape(port);
+      } finally {
+        if (run < 3) await p.stop();
+        else {
+          p.signal('SIGKILL');
+          await p.exited;
+        }
+      }
+      // prom-client reports the start time in whole seconds: the next start must fall in another second.
+      if (run < 3) await new Promise((r) => setTimeout(r, 1100));
+    }
+    for (let i = 0; i < 4; i++) await scrape(port);
+    assert.deepEqual(up, [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0], 'up: the scrape succeeds while the plugin runs and fails once it is killed');
+    assert.equal(new Set(startTimes.filter((t) => t !== '_')).size, 4, `four processes, four start times: ${startTimes.join(' ')}`);
+
+    const dir = mkdtempSync(join(tmpdir(), 'kms-alerts-'));
+    const series = (name: string, values: readonly (string | number)[]) => `      - series: '${name}{instance="node-1:8080", job="vault-kubernetes-kms"}'\n        values: '${values.join(' ')}'\n`;
+    const alert = (name: string, severity: string, value: number) =>
+      `      - expr: ALERTS{alertname="${name}", alertstate="firing"}\n        eval_time: 11m\n        exp_samples:\n          - labels: 'ALERTS{alertname="${name}", alertstate="firing", instance="node-1:8080", job="vault-kubernetes-kms", severity="${severity}"}'\n            value: ${value}\n`;
+    writeFileSync(
+      join(dir, 'killed-plugin.test.yaml'),
+      `rule_files:\n  - ${join(MONITORING, 'prometheus-rules.yaml')}\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n` +
+        series('up', up) +
+        series(`${PREFIX}process_start_time_seconds`, startTimes) +
+        `    promql_expr_test:\n` +
+        alert('VaultKmsPluginDown', 'critical', 1) +
+        alert('VaultKmsPluginRestarting', 'warning', 1) +
+        `      - expr: ALERTS{alertname="VaultKmsPluginDown"}\n        eval_time: 9m\n        exp_samples:\n          - labels: 'ALERTS{alertname="VaultKmsPluginDown", alertstate="pending", instance="node-1:8080", job="vault-kubernetes-kms", severity="critical"}'\n            value: 1\n`,
+    );
+    const out = execFileSync(promtool(), ['test', 'rules', join(dir, 'killed-plugin.test.yaml')], { encoding: 'utf8' });
+    assert.match(out, /SUCCESS/);
+  });
+});
+
+
+/** What docs/monitoring.md promises of the dashboard itself (issue 23 item 11). */
+describe('the dashboard', () => {
+  const dash = JSON.parse(readFileSync(join(MONITORING, 'grafana-dashboard.json'), 'utf8'));
+  const panels: { id: number; type: string; title: string; targets?: { expr: string }[]; fieldConfig?: any }[] = dash.panels;
+
+  it('has no two panels with the same queries, and no two with one id', () => {
+    const seen = new Map<string, string>();
+    for (const p of panels.filter((x) => x.type !== 'row')) {
+      const key = (p.targets ?? []).map((t) => t.expr).sort().join('\n');
+      assert.ok(!seen.has(key), `"${p.title}" repeats "${seen.get(key)}"`);
+      seen.set(key, p.title);
+    }
+    assert.equal(new Set(panels.map((p) => p.id)).size, panels.length);
+  });
+
+  it('has the per-address panels docs/monitoring.md lists (vault_address_healthy, vault_address_in_use, by address)', () => {
+    for (const metric of ['vault_address_healthy', 'vault_address_in_use']) {
+      const p = panels.find((x) => (x.targets ?? []).some((t) => t.expr.includes(PREFIX + metric)));
+      assert.ok(p, `a panel shows ${PREFIX}${metric}`);
+      assert.ok((p.targets ?? []).some((t) => /address/.test(JSON.stringify(t))), `${p.title} tells the addresses apart`);
+    }
+  });
+
+  it('Token TTL: a periodic 1 h token renewed every minute is green, below the alert threshold orange, close to expiry red, 0 (no expiry) green', () => {
+    const stat = panels.find((x) => x.type === 'stat' && x.title === 'Token TTL');
+    assert.ok(stat);
+    const steps: { color: string; value: number | null }[] = stat.fieldConfig.defaults.thresholds.steps;
+    const colorOf = (v: number) => steps.filter((s) => s.value === null || v >= s.value).at(-1)?.color;
+    for (const ttl of [3540, 3600, 1800, 86_400, 0]) assert.equal(colorOf(ttl), 'green', `${ttl} s`);
+    assert.equal(colorOf(600), 'orange');
+    assert.equal(colorOf(120), 'red');
   });
 });

@@ -94,18 +94,17 @@ export async function prepareSocketPath(loc: SocketLocation, force: boolean, log
  */
 async function replaceUnreachableSocket(path: string, force: boolean, log: LoggerPort): Promise<void> {
   const [st, dirSt] = await Promise.all([lstat(path), lstat(dirname(path))]);
-  const owner = `uid ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}`;
   const me = process.getuid?.();
   const listening = await listeningSocketPaths();
   if (listening === undefined) {
-    throw new SocketFileError(`cannot tell whether the socket at ${path} (${owner}) is stale: this process (uid ${me}) may not connect to it and cannot read /proc/net/unix; if no plugin serves it, remove it on the node: rm ${path}`);
+    throw new SocketFileError(`cannot tell whether the socket at ${path} (uid ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}) is stale: this process (uid ${me}) may not connect to it and cannot read /proc/net/unix; if no plugin serves it, remove it on the node: rm ${path}`);
   }
   if (listening.has(path)) {
-    throw new SocketFileError(`another process is listening on ${path} (${owner}); is another vault-kubernetes-kms instance (or the Go plugin) running? Stop it first: the socket is kept, even with -force-socket-overwrite`);
+    throw new SocketFileError(`another process is listening on ${path} (uid ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}); is another vault-kubernetes-kms instance (or the Go plugin) running? Stop it first: the socket is kept, even with -force-socket-overwrite`);
   }
   if (!force) {
     throw new SocketFileError(
-      `the socket at ${path} (${owner}) is left by another user's process that is no longer listening (typically the Go plugin, which ran as root); this process (uid ${me}) may not connect to it, so it does not replace it on its own: remove it on the node (rm ${path}), or pass -force-socket-overwrite (FORCE_SOCKET_OVERWRITE)`,
+      `the socket at ${path} (uid ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}) is left by another user's process that is no longer listening (typically the Go plugin, which ran as root); this process (uid ${me}) may not connect to it, so it does not replace it on its own: remove it on the node (rm ${path}), or pass -force-socket-overwrite (FORCE_SOCKET_OVERWRITE)`,
     );
   }
   if (dirSt.uid !== me) {

@@ -3,6 +3,7 @@ import { KmsError } from '../../ports/errors';
 import { exchange } from './http-transport';
 import type { VaultAddressCheck, VaultAddressesPort } from '../../ports/vault-addresses.port';
 import type { VaultEndpoint, VaultEndpoints } from './vault-endpoints';
+import { describeNetworkCode, isTlsCode } from './network-errors';
 
 /**
  * Asks every configured address for sys/health, unauthenticated, all at once.
@@ -49,7 +50,7 @@ export class VaultAddressChecker implements VaultAddressesPort {
       else this.endpoints.failed(endpoint, detail);
       return { address: endpoint.address, ok, detail };
     } catch (e) {
-      const detail = scope.aborted ? timedOut.message : `unreachable (${describe(e)})`;
+      const detail = scope.aborted ? timedOut.message : detailOf(e);
       this.endpoints.failed(endpoint, detail);
       return { address: endpoint.address, ok: false, detail };
     } finally {
@@ -88,7 +89,9 @@ function roleOf(status: number, text: string): string {
   return `answers (sys/health: HTTP ${status})`;
 }
 
-function describe(e: unknown): string {
+/** A TLS problem is said as such (with the option that fixes it); anything else is "unreachable (CODE)". */
+function detailOf(e: unknown): string {
   const err = e as { code?: string; cause?: { code?: string }; message?: string };
-  return err.code ?? err.cause?.code ?? (err.message ?? 'connection error').slice(0, 120);
+  const code = err.code ?? err.cause?.code ?? (err.message ?? 'connection error').slice(0, 120);
+  return isTlsCode(code) ? describeNetworkCode(code) : `unreachable (${code})`;
 }

@@ -9,6 +9,7 @@ import { isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
 import { VaultEndpoints, type EndpointsObserver, type VaultEndpoint } from './vault-endpoints';
 import { exchange } from './http-transport';
+import { describeNetworkError } from './network-errors';
 
 export interface VaultResponse {
   readonly status: number;
@@ -218,7 +219,9 @@ export class VaultHttpClient {
     } catch (e) {
       if (e instanceof KmsError) throw e;
       if (isAborted(ctx)) throw abortReason(ctx);
-      throw new KmsError('unavailable', `cannot reach Vault: ${describeNetworkError(e)}`, { cause: e });
+      const problem = describeNetworkError(e);
+      // A certificate problem is not "cannot reach": the text names what to give instead.
+      throw new KmsError('unavailable', problem.startsWith("Vault's certificate") ? problem : `cannot reach Vault: ${problem}`, { cause: e });
     } finally {
       if (timer) clearTimeout(timer);
       stopListening();
@@ -244,15 +247,6 @@ function parseJson(text: string, status: number): unknown {
   } catch {
     throw new KmsError('unavailable', `Vault sent an unreadable response (HTTP ${status}, invalid JSON)`);
   }
-}
-
-function describeNetworkError(e: unknown): string {
-  const err = e as { code?: string; cause?: { code?: string }; message?: string };
-  const code = err.code ?? err.cause?.code ?? (err.message ? err.message.slice(0, 120) : 'connection error');
-  if (/CERT|SIGNATURE|SELF_SIGNED|ERR_TLS/.test(code)) {
-    return `TLS verification of the Vault server failed (${code}); give the CA that issued its certificate with -vault-ca-cert or VAULT_CACERT`;
-  }
-  return code;
 }
 
 /**
