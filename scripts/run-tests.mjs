@@ -17,8 +17,9 @@ function collect(dir, out) {
 const only = process.argv.slice(2);
 // A fresh capture for the leak scan in test/final (see test/support/leak-capture.ts).
 rmSync('dist/test-capture', { recursive: true, force: true });
-// test/image/ needs root, podman and a private network namespace: only `npm run test:image` runs it.
-const wanted = (f) => (only.length === 0 ? !f.includes('/image/') : only.some((o) => f.includes(o)));
+// test/image/ and test/cluster/ need root, podman and a private network namespace: only `npm run test:image`
+// and `npm run test:cluster` run them.
+const wanted = (f) => (only.length === 0 ? !f.includes('/image/') && !f.includes('/cluster/') : only.some((o) => f.includes(o)));
 const files = collect('dist/test', []).filter(wanted).sort();
 if (files.length === 0) {
   console.error('no test files found under dist/test');

@@ -34,3 +34,6 @@ bash scripts/image/test.sh
 
 echo "== a real etcd and kube-apiserver with the artifact, on OpenBao then on Vault (binaries cached per version)"
 bash test/control-plane/run.sh
+
+echo "== a real node: a kubelet and containerd run etcd, kube-apiserver and the image as static Pods (test/cluster)"
+bash test/cluster/run.sh

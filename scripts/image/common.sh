@@ -1,11 +1,19 @@
 # Shared by the image scripts (sourced, not run).
-# Every podman and buildah call uses the vfs storage driver: it needs no kernel overlay support
-# and works inside containers and sandboxes, at the price of disk space.
-PODMAN_STORAGE=(--storage-driver=vfs)
-
 tools_cache() {
   echo "${KMS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-kubernetes-kms-tools}"
 }
+
+# Every podman and buildah call uses a storage of its own: the vfs driver (no kernel overlay support
+# needed; works inside containers and sandboxes, at the price of disk space) under a root and run root
+# that nothing else on the machine uses. The machine's shared /var/lib/containers/storage may have been
+# created with another driver, and then every call fails with `database storage graph driver "" does not
+# match our storage graph driver "vfs"`. KMS_IMAGE_STORAGE moves it (test/cluster/build.sh uses a
+# throwaway one).
+KMS_IMAGE_STORAGE=${KMS_IMAGE_STORAGE:-$(tools_cache)/containers-storage}
+# The run root holds locks and mounts that must not outlive a reboot: on /run (a tmpfs), named after the root.
+KMS_IMAGE_STORAGE_RUN=${KMS_IMAGE_STORAGE_RUN:-/run/vault-kubernetes-kms-storage/$(printf '%s' "$KMS_IMAGE_STORAGE" | sha256sum | cut -c1-12)}
+PODMAN_STORAGE=(--storage-driver=vfs --root "$KMS_IMAGE_STORAGE/root" --runroot "$KMS_IMAGE_STORAGE_RUN")
+export KMS_IMAGE_STORAGE KMS_IMAGE_STORAGE_RUN
 
 host_debian_arch() {
   case "$(uname -m)" in

@@ -24,7 +24,8 @@ import { REPO_ROOT, eventually } from '../support/plugin-process';
 
 const IMAGE = process.env.KMS_IMAGE ?? '';
 const NONROOT = 65532;
-const STORAGE = ['--storage-driver=vfs'];
+// The storage of its own that scripts/image/common.sh gives every podman call (exported by test.sh).
+const STORAGE = ['--storage-driver=vfs', '--root', `${process.env.KMS_IMAGE_STORAGE}/root`, '--runroot', `${process.env.KMS_IMAGE_STORAGE_RUN}`];
 
 function podman(...args: string[]): string {
   const res = spawnSync('podman', [...STORAGE, ...args], { encoding: 'utf8' });
