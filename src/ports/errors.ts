@@ -30,13 +30,9 @@ export class KmsError extends Error {
   }
 }
 
-export function isKmsError(e: unknown): e is KmsError {
-  return e instanceof KmsError;
-}
-
 /** Wraps anything thrown into a KmsError without leaking its message (it may hold data). */
 export function asKmsError(e: unknown): KmsError {
-  if (isKmsError(e)) return e;
+  if (e instanceof KmsError) return e;
   return new KmsError('internal', 'unexpected internal error', { cause: e });
 }
 

@@ -420,7 +420,7 @@ function safeHost(address: string): string {
   }
 }
 
-export function formatSeconds(total: number): string {
+function formatSeconds(total: number): string {
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = total % 60;

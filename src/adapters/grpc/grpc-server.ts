@@ -12,7 +12,7 @@ import { bindPathFor, claimSocket, grpcAddressOf, prepareSocketPath, releaseSock
  * identical ones still share one Vault request), low enough that one connection cannot flood memory with 256 KiB
  * messages. See in-flight-limit.ts for the process-wide bound.
  */
-export const MAX_CONCURRENT_STREAMS = 256;
+const MAX_CONCURRENT_STREAMS = 256;
 
 /**
  * The HTTP/2 flow-control window of each stream the server grants before the
@@ -35,7 +35,7 @@ function setStreamWindow(server: Server, bytes: number): boolean {
   return true;
 }
 
-export interface KmsGrpcServerOptions {
+interface KmsGrpcServerOptions {
   readonly socket: SocketLocation;
   readonly socketMode: number;
   readonly forceOverwrite: boolean;

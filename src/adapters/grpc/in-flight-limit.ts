@@ -5,9 +5,9 @@
  * waiting for Vault. kube-apiserver retries such calls; its own requests are
  * 32 bytes, so only a flood of huge or countless requests meets the bound.
  */
-export const MAX_IN_FLIGHT_CALLS = 1024;
+const MAX_IN_FLIGHT_CALLS = 1024;
 /** Request bytes (plaintexts, ciphertexts, annotations) held by calls in flight. */
-export const MAX_IN_FLIGHT_REQUEST_BYTES = 4 * 1024 * 1024;
+const MAX_IN_FLIGHT_REQUEST_BYTES = 4 * 1024 * 1024;
 /**
  * Calls whose request message has not been read yet. Node's HTTP/2 layer takes
  * in a stream's whole body even while grpc-js has not asked for it (2,000
@@ -19,17 +19,17 @@ export const MAX_IN_FLIGHT_REQUEST_BYTES = 4 * 1024 * 1024;
  * MAX_CONCURRENT_STREAMS (256) calls open, so kube-apiserver's one connection
  * never meets it; only many connections at once do.
  */
-export const MAX_UNREAD_CALLS = 256;
+const MAX_UNREAD_CALLS = 256;
 /**
  * A call is read only while the held requests leave this much of
  * MAX_IN_FLIGHT_REQUEST_BYTES free (the largest plaintext): otherwise a flood
  * keeps the budget a few KiB short of full, and every new call would be read
  * in full only to be refused by its handler.
  */
-export const READ_HEADROOM_BYTES = 64 * 1024;
+const READ_HEADROOM_BYTES = 64 * 1024;
 
 /** How much of a request's uid is logged: kube-apiserver's are 36-character UUIDs. */
-export const MAX_LOGGED_UID_CHARS = 64;
+const MAX_LOGGED_UID_CHARS = 64;
 
 export class InFlightLimit {
   private calls = 0;

@@ -28,7 +28,7 @@ export function kmsV2Handlers(kms: KmsServicePort, deps: CallDeps): KmsV2Handler
   };
 }
 
-export const V1_API_VERSION = 'v1beta1';
+const V1_API_VERSION = 'v1beta1';
 
 export function kmsV1Handlers(kms: KmsServicePort, deps: CallDeps, runtimeVersion: string): KmsV1Handlers {
   const checkVersion = (v: string) => {

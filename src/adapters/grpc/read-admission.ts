@@ -3,7 +3,7 @@ import { Metadata, status, type ServerInterceptingCall, type ServerInterceptingC
 import type { LoggerPort } from '../../ports/logger.port';
 import type { InFlightLimit } from './in-flight-limit';
 
-export const READ_REFUSED_DETAILS = 'the plugin holds too many requests in flight; refused before reading this one; retry later';
+const READ_REFUSED_DETAILS = 'the plugin holds too many requests in flight; refused before reading this one; retry later';
 
 /**
  * Admits a call before its request message is read: the in-flight limit weighs

@@ -12,7 +12,7 @@ import { Reader } from 'protobufjs/minimal';
  */
 const LENGTH_DELIMITED = 2;
 
-export interface RequestFields {
+interface RequestFields {
   /** Field numbers of the message. */
   readonly fields: readonly number[];
   /** Those that are maps (their entries are checked too). */

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { abortReason, isAborted, onAbort, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 
-export interface HttpExchange {
+interface HttpExchange {
   readonly origin: string;
   readonly path: string;
   readonly method: Dispatcher.HttpMethod;
@@ -13,7 +13,7 @@ export interface HttpExchange {
   readonly maxBodyBytes: number;
 }
 
-export interface HttpAnswer {
+interface HttpAnswer {
   readonly statusCode: number;
   /** The Location and Retry-After headers: the only ones the Vault client reads. */
   readonly location: string | undefined;

@@ -14,7 +14,7 @@ export interface VaultEndpoint {
   readonly proxy?: string;
 }
 
-export interface EndpointState {
+interface EndpointState {
   readonly address: string;
   readonly up: boolean;
   readonly current: boolean;

@@ -19,7 +19,7 @@ export interface VaultResponse {
   readonly body: unknown;
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   /** Send X-Vault-Token (false for logins). */
   readonly authenticated?: boolean;
   /**
@@ -31,7 +31,7 @@ export interface RequestOptions {
 
 /** Sees every HTTP attempt: a closed-set operation name, "2xx"/"4xx"/"5xx"/"error", seconds. */
 /** outcome is the metric label (2xx, 4xx, 5xx, error); status is the HTTP status when Vault answered. */
-export type VaultRequestObserver = (operation: string, outcome: string, seconds: number, status?: number) => void;
+type VaultRequestObserver = (operation: string, outcome: string, seconds: number, status?: number) => void;
 
 /**
  * How much of a Vault answer is read: this much plus twice the size of what
@@ -45,12 +45,12 @@ export type VaultRequestObserver = (operation: string, outcome: string, seconds:
  */
 export const MAX_VAULT_RESPONSE_BASE_BYTES = 1024 * 1024;
 
-export function maxResponseBytes(requestBytes: number): number {
+function maxResponseBytes(requestBytes: number): number {
   return MAX_VAULT_RESPONSE_BASE_BYTES + 2 * requestBytes;
 }
 
 /** Sees each redirect the client follows (logged once per target origin by the caller). */
-export type RedirectObserver = (from: string, to: string) => void;
+type RedirectObserver = (from: string, to: string) => void;
 
 /** Retries go on until the caller's deadline, so waits stay short: a new leader is used within this much. */
 const MAX_BACKOFF_MS = 250;

@@ -10,7 +10,7 @@ import { loginRefusal } from './login-refusal';
 import type { SecretSink } from '../../../ports/logger.port';
 
 /** An HTTP client to Vault that presents the given client certificate; closed after one login. */
-export type LoginClientFactory = (identity: { readonly cert: string; readonly key: string }) => Pick<VaultHttpClient, 'request' | 'close'>;
+type LoginClientFactory = (identity: { readonly cert: string; readonly key: string }) => Pick<VaultHttpClient, 'request' | 'close'>;
 
 /**
  * TLS certificate login (POST auth/<mount>/login with {name: role}). The
