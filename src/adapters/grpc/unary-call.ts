@@ -1,5 +1,5 @@
 import { Metadata, status, type ServerUnaryCall, type handleUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import { CallScope, NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../ports/call-context';
+import { NO_DEADLINE, callerCancelled, deadlineExceeded, type CallContext } from '../../ports/call-context';
 import { KmsError, asKmsError } from '../../ports/errors';
 import type { LoggerPort } from '../../ports/logger.port';
 import type { KmsApiVersion, KmsOperation, MetricsPort } from '../../ports/metrics.port';
@@ -14,12 +14,12 @@ export interface CallDeps {
 
 /**
  * Adapts one domain operation to a grpc-js unary handler: turns the caller's
- * deadline and cancellation into the request's one CallScope (everything below
+ * deadline and cancellation into the request's one AbortSignal (everything below
  * listens to it, so no backend work outlives the caller), maps errors to
  * precise status codes, and records the request for logs and metrics. It arms
  * no timer of its own: grpc-js already runs one for the call's deadline, which
  * answers DEADLINE_EXCEEDED and then emits 'cancelled' on the call, and that
- * event aborts the scope (with deadline-exceeded once the deadline has passed).
+ * event aborts it (with deadline-exceeded once the deadline has passed).
  */
 export function unary<Req, Res>(
   api: KmsApiVersion,
@@ -39,7 +39,7 @@ export function unary<Req, Res>(
     }
     const started = process.hrtime.bigint();
     const deadline = deadlineOf(call.getDeadline());
-    const abort = doesIo ? new CallScope(deadline) : undefined;
+    const abort = doesIo ? new AbortController() : undefined;
     // grpc-js's deadline timer fires no earlier than the deadline, but Date.now() is in whole ms.
     const onCancel = () => abort?.abort(Date.now() >= deadline - DEADLINE_SLACK_MS ? deadlineExceeded() : callerCancelled());
     if (abort) call.once('cancelled', onCancel);
@@ -65,13 +65,13 @@ export function unary<Req, Res>(
       return;
     }
     // Answers from memory still get the deadline number (Status waits for the first health verdict within it).
-    const ctx: CallContext = abort ?? { deadline, signal: NO_DEADLINE.signal };
+    const ctx: CallContext = { deadline, signal: abort ? abort.signal : NO_DEADLINE.signal };
     handle(request, ctx).then(
       (res) => finish(undefined, res),
       (e) => {
         const err = asKmsError(e);
         if (err.kind === 'internal' && !(e instanceof KmsError)) deps.log.error('unexpected error in handler', { api_version: api, operation: op, error: String((e as Error)?.message ?? e).slice(0, 200) });
-        finish(abort?.aborted && err.kind !== 'invalid-argument' && Date.now() >= deadline ? new KmsError('deadline-exceeded', 'deadline exceeded') : err);
+        finish(abort?.signal.aborted && err.kind !== 'invalid-argument' && Date.now() >= deadline ? new KmsError('deadline-exceeded', 'deadline exceeded') : err);
       },
     );
   };

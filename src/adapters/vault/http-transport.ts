@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { abortReason, isAborted, onAbort, type CallContext } from '../../ports/call-context';
+import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 
 interface HttpExchange {
@@ -51,7 +51,7 @@ export function exchange(dispatcher: Dispatcher, req: HttpExchange, ctx: CallCon
       if (abortRequest) abortRequest(err);
       fail(err);
     });
-    if (isAborted(ctx)) {
+    if (ctx.signal.aborted) {
       fail(abortReason(ctx));
       return;
     }

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { Agent, ProxyAgent } from './undici-dispatchers';
-import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '../../ports/call-context';
+import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
 import { OUTSIDE_ITEM_MAX_CHARS, outsideText } from '../../domain/model/outside-text';
 import { KmsError } from '../../ports/errors';
 import type { ClockPort } from '../../ports/clock.port';
@@ -112,7 +112,7 @@ export class VaultHttpClient {
     let lastFailure: { error: unknown } | { res: VaultResponse } | undefined;
     for (let attempt = 0; ; attempt++) {
       const remaining = ctx.deadline - this.clock.now() - ANSWER_MARGIN_MS;
-      if (isAborted(ctx)) throw abortReason(ctx);
+      if (ctx.signal.aborted) throw abortReason(ctx);
       if (remaining < MIN_ATTEMPT_MS) {
         if (lastFailure && 'res' in lastFailure) return lastFailure.res;
         if (lastFailure) throw lastFailure.error;
@@ -176,7 +176,7 @@ export class VaultHttpClient {
         resolve();
       }, wait);
     });
-    return !isAborted(ctx);
+    return !ctx.signal.aborted;
   }
 
   private async send(endpoint: VaultEndpoint, method: Dispatcher.HttpMethod, path: string, payload: string | undefined, remainingMs: number, attemptMs: number, ctx: CallContext, opts: RequestOptions) {
@@ -185,16 +185,16 @@ export class VaultHttpClient {
     if (opts.authenticated !== false && this.token) headers['x-vault-token'] = this.token;
     if (this.settings.namespace && !opts.rootNamespace) headers['x-vault-namespace'] = this.settings.namespace;
     // The caller's deadline is already the caller's context. Only when VAULT_CLIENT_TIMEOUT ends this
-    // attempt sooner does it get its own scope and timer, released in `finally`.
+    // attempt sooner does it get its own signal and timer, released in `finally`.
     const timeoutMs = attemptMs;
     let scope: CallContext = ctx;
     let timer: NodeJS.Timeout | undefined;
     let stopListening = () => {};
     if (timeoutMs < remainingMs) {
-      const attempt = new CallScope(ctx.deadline);
+      const attempt = new AbortController();
       timer = setTimeout(() => attempt.abort(new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`)), timeoutMs);
       stopListening = onAbort(ctx, () => attempt.abort(abortReason(ctx)));
-      scope = attempt;
+      scope = { deadline: ctx.deadline, signal: attempt.signal };
     }
     const flatHeaders = Object.entries(headers).flat();
     const maxBodyBytes = maxResponseBytes(payload === undefined ? 0 : Buffer.byteLength(payload));
@@ -227,7 +227,7 @@ export class VaultHttpClient {
       }
     } catch (e) {
       if (e instanceof KmsError) throw e;
-      if (isAborted(ctx)) throw abortReason(ctx);
+      if (ctx.signal.aborted) throw abortReason(ctx);
       const specific = headerRefusal(e) ?? proxyRefusal(e, new URL(origin), proxyFor(new URL(origin), this.settings));
       if (specific) throw specific;
       const problem = describeNetworkError(e);

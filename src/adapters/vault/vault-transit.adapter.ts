@@ -6,7 +6,6 @@ import { batchData, decryptData, encryptData, keyData, type BatchItem } from './
 import { classifyVaultError, isRequestSizeRefusal, type VaultOperation } from './vault-errors';
 import type { VaultHttpClient } from './vault-http-client';
 import { errorsOf, parseOk } from './vault-response';
-import { fastBatchResults, fastDecryptData, fastEncryptData } from './transit-shapes';
 
 /**
  * TransitPort over Vault/OpenBao HTTP. One item is sent as a plain request (the
@@ -63,14 +62,14 @@ export class VaultTransitAdapter implements TransitPort {
   private async encryptOne(item: EncryptItem, ctx: CallContext): Promise<EncryptOutcome> {
     const res = await this.http.request('POST', this.encryptOp.path, encryptBody(item), ctx);
     if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), this.encryptOp) };
-    const { data } = (isOk(res.status) && fastEncryptData(res.body)) || parseOk(res, encryptData, this.encryptOp);
+    const { data } = parseOk(res, encryptData, this.encryptOp);
     return toEncryptOutcome(data, this.encryptOp);
   }
 
   private async decryptOne(ciphertext: string, ctx: CallContext): Promise<DecryptOutcome> {
     const res = await this.http.request('POST', this.decryptOp.path, { ciphertext }, ctx);
     if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), this.decryptOp) };
-    const { data } = (isOk(res.status) && fastDecryptData(res.body)) || parseOk(res, decryptData, this.decryptOp);
+    const { data } = parseOk(res, decryptData, this.decryptOp);
     return toDecryptOutcome({ plaintext: data.plaintext }, this.decryptOp);
   }
 
@@ -78,7 +77,7 @@ export class VaultTransitAdapter implements TransitPort {
   private async batch(op: VaultOperation, items: object[], ctx: CallContext): Promise<BatchItem[] | undefined> {
     const res = await this.http.request('POST', op.path, { batch_input: items }, ctx);
     if (res.status === 200 || res.status === 400 || res.status === 500) {
-      const results = fastBatchResults(res.body) ?? parsedBatchResults(res.body);
+      const results = parsedBatchResults(res.body);
       if (results && results.length === items.length) return results;
       if (items.length > 1 && isRequestSizeRefusal(res.status, errorsOf(res))) {
         // Over the server's request limits (OpenBao's 400, Vault's 500): halve, never fail the callers.
@@ -94,10 +93,6 @@ export class VaultTransitAdapter implements TransitPort {
     if (res.status === 200) throw new KmsError('internal', `Vault sent an unexpected batch ${op.what} response`);
     throw classifyVaultError(res.status, errorsOf(res), { ...op, what: `batch ${op.what}` });
   }
-}
-
-function isOk(status: number): boolean {
-  return status >= 200 && status < 300;
 }
 
 function parsedBatchResults(body: unknown): BatchItem[] | undefined {

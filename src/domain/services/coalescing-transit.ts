@@ -3,7 +3,7 @@ import type { ClockPort } from '../../ports/clock.port';
 import type { MetricsPort } from '../../ports/metrics.port';
 import { TOKENS } from '../../ports/tokens';
 import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
-import { abortReason, deadlineExceeded, isAborted, type CallContext } from '../../ports/call-context';
+import { abortReason, deadlineExceeded, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import type { CoalescingSettings, DomainSettings } from './settings';
 import { SharedCall, within } from './shared-call';
@@ -85,7 +85,7 @@ class Lane<I, O> {
     const now = this.now();
     while (batch.length < this.settings.maxBatch && this.queue.length > 0) {
       const w = this.queue.shift() as Waiter<I, O>;
-      if (isAborted(w.ctx)) w.reject(abortReason(w.ctx));
+      if (w.ctx.signal.aborted) w.reject(abortReason(w.ctx));
       else if (w.ctx.deadline <= now) w.reject(deadlineExceeded('deadline exceeded while queued'));
       else batch.push(w);
     }
@@ -93,7 +93,7 @@ class Lane<I, O> {
   }
 
   private async sendAlone(item: I, ctx: CallContext): Promise<O> {
-    if (isAborted(ctx)) throw abortReason(ctx);
+    if (ctx.signal.aborted) throw abortReason(ctx);
     if (ctx.deadline <= this.now()) throw deadlineExceeded('deadline exceeded while queued');
     this.inFlight++;
     this.onBatch(1);

@@ -1,4 +1,4 @@
-import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '../../ports/call-context';
+import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
 
 /**
  * One backend call made on behalf of several callers. It runs until the
@@ -7,7 +7,8 @@ import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '..
  * still gives up when its own signal fires.
  */
 export class SharedCall {
-  private readonly scope = new CallScope(Number.NEGATIVE_INFINITY);
+  private readonly controller = new AbortController();
+  private readonly scope = { deadline: Number.NEGATIVE_INFINITY, signal: this.controller.signal };
   private remaining = 0;
 
   /** The backend call's context: the latest deadline of those who joined so far. */
@@ -24,13 +25,13 @@ export class SharedCall {
 
   private leave(ctx: CallContext): void {
     this.remaining--;
-    if (this.remaining <= 0) this.scope.abort(abortReason(ctx));
+    if (this.remaining <= 0) this.controller.abort(abortReason(ctx));
   }
 }
 
 /** Resolves with `work` unless the caller's signal fires first. Starts no timer: the edge owns the deadline. */
 export function within<T>(work: Promise<T>, ctx: CallContext): Promise<T> {
-  if (isAborted(ctx)) {
+  if (ctx.signal.aborted) {
     work.catch(() => {}); // settled by the other participants; this caller has gone
     return Promise.reject(abortReason(ctx));
   }
