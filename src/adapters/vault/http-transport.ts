@@ -23,78 +23,50 @@ interface HttpAnswer {
 }
 
 /**
- * Sends one HTTP request on an undici Dispatcher and collects its body into
- * one buffer. This is undici's raw dispatch interface: no Request/Response
- * objects, no body stream, no AbortSignal and no per-request timers (undici's
- * headers/body timeouts are off: the caller's deadline and VAULT_CLIENT_TIMEOUT
- * bound every request through `ctx`, which rejects with the context's abort
- * reason). About 100 µs of CPU less per request than `dispatcher.request()`
- * with a streamed body.
+ * Sends one HTTP request with undici's `dispatcher.request()` and collects its
+ * body into one buffer. undici's headers/body timeouts are off: the caller's
+ * deadline and VAULT_CLIENT_TIMEOUT bound every request through `ctx`, whose
+ * abort settles the exchange at once with the context's reason (on Node 20,
+ * undici's request() can stay pending after an abort when the server closes
+ * the connection at once).
  */
-export function exchange(dispatcher: Dispatcher, req: HttpExchange, ctx: CallContext): Promise<HttpAnswer> {
-  return new Promise<HttpAnswer>((resolve, reject) => {
-    let abortRequest: ((err?: Error) => void) | undefined;
-    let settled = false;
-    let statusCode = 0;
-    let location: string | undefined;
-    let retryAfter: string | undefined;
+export async function exchange(dispatcher: Dispatcher, req: HttpExchange, ctx: CallContext): Promise<HttpAnswer> {
+  if (ctx.signal.aborted) throw abortReason(ctx);
+  let stopListening = () => {};
+  const aborted = new Promise<never>((_resolve, reject) => {
+    stopListening = onAbort(ctx, () => reject(abortReason(ctx)));
+  });
+  const work = (async (): Promise<HttpAnswer> => {
+    const res = await dispatcher.request({
+      origin: req.origin,
+      path: req.path,
+      method: req.method,
+      headers: req.headers as string[],
+      body: req.body ?? null,
+      signal: ctx.signal,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
     const chunks: Buffer[] = [];
     let total = 0;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      stopListening();
-      reject(err);
-    };
-    const stopListening = onAbort(ctx, () => {
-      const err = abortReason(ctx);
-      if (abortRequest) abortRequest(err);
-      fail(err);
-    });
-    if (ctx.signal.aborted) {
-      fail(abortReason(ctx));
-      return;
+    for await (const chunk of res.body) {
+      total += (chunk as Buffer).length;
+      if (total > req.maxBodyBytes) {
+        res.body.destroy();
+        throw new KmsError('internal', `Vault's answer is larger than ${req.maxBodyBytes} bytes; refusing to read it (a broken or hostile server, or something between)`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    const handler: Dispatcher.DispatchHandlers = {
-      onConnect(abort) {
-        if (settled) abort(new Error('request abandoned'));
-        else abortRequest = abort;
-      },
-      onHeaders(status, rawHeaders) {
-        statusCode = status;
-        for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-          const name = rawHeaders[i]!;
-          // Only two names matter; compare lengths first so most headers cost no string conversion.
-          if (name.length === 8 && name.toString('latin1').toLowerCase() === 'location') location = rawHeaders[i + 1]!.toString('latin1');
-          else if (name.length === 11 && name.toString('latin1').toLowerCase() === 'retry-after') retryAfter = rawHeaders[i + 1]!.toString('latin1');
-        }
-        return true;
-      },
-      onData(chunk) {
-        total += chunk.length;
-        if (total > req.maxBodyBytes) {
-          const err = new KmsError('internal', `Vault's answer is larger than ${req.maxBodyBytes} bytes; refusing to read it (a broken or hostile server, or something between)`);
-          abortRequest?.(err);
-          fail(err);
-          return false;
-        }
-        chunks.push(chunk);
-        return true;
-      },
-      onComplete() {
-        if (settled) return;
-        settled = true;
-        stopListening();
-        const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, total).toString('utf8');
-        resolve({ statusCode, location, retryAfter, text });
-      },
-      onError(err) {
-        fail(err);
-      },
-    };
-    dispatcher.dispatch(
-      { origin: req.origin, path: req.path, method: req.method, headers: req.headers as string[], body: req.body ?? null, headersTimeout: 0, bodyTimeout: 0 },
-      handler,
-    );
-  });
+    return { statusCode: res.statusCode, location: firstOf(res.headers.location), retryAfter: firstOf(res.headers['retry-after']), text: Buffer.concat(chunks, total).toString('utf8') };
+  })();
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    stopListening();
+    work.catch(() => {}); // settled by the abort: undici's own rejection is of no interest
+  }
+}
+
+function firstOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
