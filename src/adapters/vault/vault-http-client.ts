@@ -10,7 +10,7 @@ import { isRequestSizeRefusal, isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
 import { VaultEndpoints, type EndpointsObserver, type VaultEndpoint } from './vault-endpoints';
 import { exchange } from './http-transport';
-import { describeNetworkError } from './network-errors';
+import { describeNetworkError, networkReasonOf } from './network-errors';
 import { proxyFor, proxyRefusal } from './proxy';
 
 export interface VaultResponse {
@@ -192,7 +192,7 @@ export class VaultHttpClient {
     let stopListening = () => {};
     if (timeoutMs < remainingMs) {
       const attempt = new AbortController();
-      timer = setTimeout(() => attempt.abort(new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`)), timeoutMs);
+      timer = setTimeout(() => attempt.abort(new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`, { reason: 'timeout' })), timeoutMs);
       stopListening = onAbort(ctx, () => attempt.abort(abortReason(ctx)));
       scope = { deadline: ctx.deadline, signal: attempt.signal };
     }
@@ -232,7 +232,7 @@ export class VaultHttpClient {
       if (specific) throw specific;
       const problem = describeNetworkError(e);
       // A certificate problem is not "cannot reach": the text names what to give instead.
-      throw new KmsError('unavailable', problem.startsWith("Vault's certificate") ? problem : `cannot reach Vault: ${problem}`, { cause: e });
+      throw new KmsError('unavailable', problem.startsWith("Vault's certificate") ? problem : `cannot reach Vault: ${problem}`, { cause: e, reason: networkReasonOf(e) });
     } finally {
       if (timer) clearTimeout(timer);
       stopListening();
@@ -262,7 +262,8 @@ function parseJson(text: string, status: number): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new KmsError('unavailable', `Vault sent an unreadable response (HTTP ${status}, invalid JSON)`);
+    // Vault's TLS listener answers a plain-HTTP request with a text 400 ("Client sent an HTTP request to an HTTPS server").
+    throw new KmsError('unavailable', `Vault sent an unreadable response (HTTP ${status}, invalid JSON)`, status === 400 ? { reason: 'plain-http-to-tls' } : {});
   }
 }
 

@@ -1,19 +1,19 @@
 import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import { splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitBatchPort, TransitKeyInfo } from '../../ports/transit.port';
 import { batchData, decryptData, encryptData, keyData, type BatchItem } from './schemas';
 import { classifyVaultError, isRequestSizeRefusal, type VaultOperation } from './vault-errors';
 import type { VaultHttpClient } from './vault-http-client';
 import { errorsOf, parseOk } from './vault-response';
 
 /**
- * TransitPort over Vault/OpenBao HTTP. One item is sent as a plain request (the
+ * The batch-shaped Transit backend over Vault/OpenBao HTTP. One item is sent as a plain request (the
  * same body the Go plugin sends); several go as one batch_input request. If a
  * server refuses batches, this adapter remembers it and sends singles instead;
  * if it refuses one as too large (OpenBao's and Vault's JSON limits), it sends halves.
  */
-export class VaultTransitAdapter implements TransitPort {
+export class VaultTransitAdapter implements TransitBatchPort {
   private batchSupported = true;
   private readonly encryptOp: VaultOperation;
   private readonly decryptOp: VaultOperation;
