@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoalescingTransit } from '../../src/domain/services/coalescing-transit';
-import { SingleFlight } from '../../src/domain/services/single-flight';
+import { SingleFlight } from '../../src/domain/services/coalescing-transit';
 import { KmsError } from '../../src/ports/errors';
 import { NO_DEADLINE } from '../../src/ports/call-context';
 import { NO_METRICS } from '../../src/ports/metrics.port';

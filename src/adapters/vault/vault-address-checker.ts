@@ -1,10 +1,9 @@
 import { onAbort, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
-import { exchange } from './http-transport';
+import { exchange, type VaultEndpoint, type VaultEndpoints } from './vault-http-client';
 import { proxyRefusal } from './proxy';
 import type { VaultAddressCheck, VaultAddressesPort } from '../../ports/vault-addresses.port';
-import type { VaultEndpoint, VaultEndpoints } from './vault-endpoints';
-import { describeNetworkCode, isTlsCode } from './network-errors';
+import { describeNetworkCode, isTlsCode } from './vault-errors';
 
 /**
  * Asks every configured address for sys/health, unauthenticated, all at once.

@@ -14,7 +14,7 @@ import {
 } from '../../ports/vault-diagnostics.port';
 import { classifyVaultError, type VaultOperation } from './vault-errors';
 import type { VaultHttpClient } from './vault-http-client';
-import { errorsOf, parseOk } from './vault-response';
+import { errorsOf, parseOk } from './vault-errors';
 import { VaultTransitAdapter } from './vault-transit.adapter';
 import { ignoresNamespaces } from './vault-edition';
 

@@ -1,11 +1,37 @@
+import { z } from 'zod';
 import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import { splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
 import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitBatchPort, TransitKeyInfo } from '../../ports/transit.port';
-import { batchData, decryptData, encryptData, keyData, type BatchItem } from './schemas';
-import { classifyVaultError, isRequestSizeRefusal, type VaultOperation } from './vault-errors';
+import { classifyVaultError, errorsOf, isRequestSizeRefusal, parseOk, type VaultOperation } from './vault-errors';
 import type { VaultHttpClient } from './vault-http-client';
-import { errorsOf, parseOk } from './vault-response';
+
+/** The Transit answers this adapter reads; only what it reads is required (Vault and OpenBao add fields freely). */
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+const encryptData = z.object({
+  data: z.object({ ciphertext: z.string().min(1), key_version: nonNegativeInt.optional() }),
+});
+
+const decryptData = z.object({ data: z.object({ plaintext: z.string() }) });
+
+const batchItem = z.object({
+  ciphertext: z.string().optional(),
+  plaintext: z.string().optional(),
+  key_version: nonNegativeInt.optional(),
+  error: z.string().optional(),
+});
+export const batchData = z.object({ data: z.object({ batch_results: z.array(batchItem) }) });
+type BatchItem = z.infer<typeof batchItem>;
+
+const keyData = z.object({
+  data: z.object({
+    latest_version: nonNegativeInt,
+    supports_encryption: z.boolean().default(true),
+    supports_decryption: z.boolean().default(true),
+    type: z.string().default('aes256-gcm96'),
+  }),
+});
 
 /**
  * The batch-shaped Transit backend over Vault/OpenBao HTTP. One item is sent as a plain request (the

@@ -3,10 +3,103 @@ import type { ClockPort } from '../../ports/clock.port';
 import type { MetricsPort } from '../../ports/metrics.port';
 import { TOKENS } from '../../ports/tokens';
 import type { EncryptItem, Outcome, Sealed, TransitBatchPort, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
-import { abortReason, deadlineExceeded, type CallContext } from '../../ports/call-context';
+import { abortReason, deadlineExceeded, onAbort, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import type { CoalescingSettings, DomainSettings } from './settings';
-import { SharedCall, within } from './shared-call';
+
+/**
+ * How Decrypts and Encrypts share Vault requests (docs/adr/0003): identical
+ * concurrent Decrypts share one backend call (SingleFlight), and distinct ones
+ * that arrive while every slot is busy leave as one batch (CoalescingTransit,
+ * the batching lane). Both run one backend call for several callers through a
+ * SharedCall, which no caller's departure cancels while another still waits.
+ */
+
+/**
+ * Concurrent identical requests share one backend call. kube-apiserver sends
+ * identical Decrypts for the same DEK seed at once on a cold start and does
+ * not de-duplicate them. The entry is dropped the moment the call settles, so
+ * no plaintext outlives the requests it answered.
+ */
+export class SingleFlight<T> {
+  private readonly flights = new Map<string, { shared: SharedCall; result: Promise<T> }>();
+
+  constructor(private readonly onShared: () => void = () => {}) {}
+
+  run(key: string, ctx: CallContext, call: (ctx: CallContext) => Promise<T>): Promise<T> {
+    const existing = this.flights.get(key);
+    if (existing) {
+      existing.shared.join(ctx);
+      this.onShared();
+      return within(existing.result, ctx);
+    }
+    const shared = new SharedCall();
+    shared.join(ctx);
+    const result = (async () => {
+      try {
+        return await call(shared.context());
+      } finally {
+        this.flights.delete(key);
+      }
+    })();
+    this.flights.set(key, { shared, result });
+    return within(result, ctx);
+  }
+
+  get size(): number {
+    return this.flights.size;
+  }
+}
+
+/**
+ * One backend call made on behalf of several callers. It runs until the
+ * latest participant's deadline and is aborted once every participant has
+ * gone, so no work continues for callers nobody waits for. Each participant
+ * still gives up when its own signal fires.
+ */
+export class SharedCall {
+  private readonly controller = new AbortController();
+  private readonly scope = { deadline: Number.NEGATIVE_INFINITY, signal: this.controller.signal };
+  private remaining = 0;
+
+  /** The backend call's context: the latest deadline of those who joined so far. */
+  context(): CallContext {
+    return this.scope;
+  }
+
+  /** Adds a participant; a later deadline extends the backend call's, also once it has started (retries budget by it). */
+  join(ctx: CallContext): void {
+    this.remaining++;
+    if (ctx.deadline > this.scope.deadline) this.scope.deadline = ctx.deadline;
+    onAbort(ctx, () => this.leave(ctx));
+  }
+
+  private leave(ctx: CallContext): void {
+    this.remaining--;
+    if (this.remaining <= 0) this.controller.abort(abortReason(ctx));
+  }
+}
+
+/** Resolves with `work` unless the caller's signal fires first. Starts no timer: the edge owns the deadline. */
+export function within<T>(work: Promise<T>, ctx: CallContext): Promise<T> {
+  if (ctx.signal.aborted) {
+    work.catch(() => {}); // settled by the other participants; this caller has gone
+    return Promise.reject(abortReason(ctx));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const stop = onAbort(ctx, () => reject(abortReason(ctx)));
+    work.then(
+      (v) => {
+        stop();
+        resolve(v);
+      },
+      (e) => {
+        stop();
+        reject(e);
+      },
+    );
+  });
+}
 
 interface Waiter<I, T> {
   readonly item: I;

@@ -11,7 +11,7 @@ import { LIMITS } from '../model/limits';
 import { parseVaultCiphertext } from '../model/vault-ciphertext';
 import { CREDENTIALS_TOKENS, type TokenRejectionHandler } from './credentials';
 import { HealthMonitor } from './health-monitor';
-import { SingleFlight } from './single-flight';
+import { SingleFlight } from './coalescing-transit';
 
 /**
  * The KMS envelope operations, transport-neutral: the v2 and v1 gRPC adapters
