@@ -190,10 +190,10 @@ export class InFlightLimit {
   }
 }
 
-/** Bytes of the Buffers and strings in a decoded request, one level of maps deep. */
 /** One bound for the whole process: every service, version and connection shares the plugin's memory. */
 export const PROCESS_IN_FLIGHT = new InFlightLimit();
 
+/** Bytes of the Buffers and strings in a decoded request, one level of maps deep. */
 export function requestBytes(req: unknown, depth = 0): number {
   if (Buffer.isBuffer(req) || req instanceof Uint8Array) return req.length;
   if (typeof req === 'string') return req.length;
@@ -218,7 +218,7 @@ const READ_REFUSED_DETAILS = 'the plugin holds too many requests in flight; refu
  * RESOURCE_EXHAUSTED at once and its body is discarded as it arrives, so a
  * refused request costs its headers, not its message.
  */
-export function readAdmission(limit: InFlightLimit, log: LoggerPort, now: () => number = Date.now): ServerInterceptor {
+function readAdmission(limit: InFlightLimit, log: LoggerPort, now: () => number = Date.now): ServerInterceptor {
   // grpc-js types an interceptor's result as its own class, but calls only the interface's methods on it.
   return (_method, next) => new AdmittedCall(next, limit, log, now) as unknown as ServerInterceptingCall;
 }

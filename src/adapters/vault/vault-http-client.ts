@@ -318,7 +318,7 @@ interface EndpointState {
 }
 
 /** Sees every change of an address's state or of the address in use. */
-export type EndpointsObserver = (states: readonly EndpointState[]) => void;
+type EndpointsObserver = (states: readonly EndpointState[]) => void;
 
 /**
  * The addresses of -vault-address, with a sticky choice among them: requests

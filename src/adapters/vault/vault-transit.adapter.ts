@@ -21,7 +21,7 @@ const batchItem = z.object({
   key_version: nonNegativeInt.optional(),
   error: z.string().optional(),
 });
-export const batchData = z.object({ data: z.object({ batch_results: z.array(batchItem) }) });
+const batchData = z.object({ data: z.object({ batch_results: z.array(batchItem) }) });
 type BatchItem = z.infer<typeof batchItem>;
 
 const keyData = z.object({

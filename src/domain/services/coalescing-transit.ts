@@ -57,7 +57,7 @@ export class SingleFlight<T> {
  * gone, so no work continues for callers nobody waits for. Each participant
  * still gives up when its own signal fires.
  */
-export class SharedCall {
+class SharedCall {
   private readonly controller = new AbortController();
   private readonly scope = { deadline: Number.NEGATIVE_INFINITY, signal: this.controller.signal };
   private remaining = 0;
@@ -81,7 +81,7 @@ export class SharedCall {
 }
 
 /** Resolves with `work` unless the caller's signal fires first. Starts no timer: the edge owns the deadline. */
-export function within<T>(work: Promise<T>, ctx: CallContext): Promise<T> {
+function within<T>(work: Promise<T>, ctx: CallContext): Promise<T> {
   if (ctx.signal.aborted) {
     work.catch(() => {}); // settled by the other participants; this caller has gone
     return Promise.reject(abortReason(ctx));
