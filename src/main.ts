@@ -145,10 +145,13 @@ function domainSettings(config: PluginConfig): DomainSettings {
 
 /**
  * Chooses the implementation behind every port and registers it in one
- * container; this is the only place that does. A Decrypt travels:
- *   socket -> KmsGrpcServer -> kmsV2Handlers -> TOKENS.KmsService (EnvelopeService: validate, single-flight)
- *   -> TOKENS.Transit (CoalescingTransit: batching) -> TOKENS.TransitBackend (VaultTransitAdapter)
- *   -> VaultHttpClient -> Vault, and the plaintext back the same way.
+ * container; this is the only place that does. A Decrypt travels 8 files
+ * (docs/architecture.md has each step):
+ *   socket -> grpc/grpc-server.ts (admission) -> grpc/kms-messages.ts (decode) -> grpc/kms-handlers.ts (unary: deadline signal)
+ *   -> TOKENS.KmsService = services/envelope-service.ts (validate, relogin once)
+ *   -> services/coalescing-transit.ts (SingleFlight for identical Decrypts; TOKENS.Transit = CoalescingTransit, the batching lane)
+ *   -> TOKENS.TransitBackend = vault/vault-transit.adapter.ts -> vault/vault-http-client.ts -> Vault,
+ *   and back through vault/vault-errors.ts (answers and failures become one KmsError) the same way.
  */
 function compose(config: PluginConfig, exposure: ProcessExposure & { readonly secretFlags: readonly string[] }): Plugin {
   const redactor = new SecretRedactor();

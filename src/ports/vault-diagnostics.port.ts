@@ -7,7 +7,7 @@ import { KmsError } from './errors';
  * except what the plugin itself does (a login, one encrypt and decrypt).
  */
 export interface VaultDiagnosticsPort {
-  /** sys/health without a token. Throws VaultUnreachableError when no HTTP answer came. */
+  /** sys/health without a token. Throws KmsError; when no usable HTTP answer came, its `reason` says why. */
   serverInfo(ctx: CallContext): Promise<VaultServerInfo>;
   /** Logs in with the configured method and looks the token up. Throws KmsError. */
   login(ctx: CallContext): Promise<LoginInfo>;
@@ -25,16 +25,6 @@ export interface VaultDiagnosticsPort {
   readKey(ctx: CallContext): Promise<TransitKeyDetails | undefined>;
   /** Encrypts the bytes and decrypts the result. Throws KmsError. */
   roundTrip(plaintext: Uint8Array, ctx: CallContext): Promise<{ keyVersion: number; matches: boolean }>;
-}
-
-/** Why no HTTP answer came: the doctor names a different fix for each. */
-export type UnreachableReason = 'dns' | 'refused' | 'closed' | 'tls-untrusted' | 'tls-name' | 'tls-protocol' | 'plain-http-to-tls' | 'timeout' | 'other';
-
-export class VaultUnreachableError extends Error {
-  constructor(readonly reason: UnreachableReason, message: string) {
-    super(message);
-    this.name = 'VaultUnreachableError';
-  }
 }
 
 /**

@@ -8,7 +8,7 @@ import { SpiffeJwtSource } from '../../src/adapters/spiffe/spiffe-jwt-source';
 import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
 import { authData } from '../../src/adapters/vault/schemas';
-import { parseOk } from '../../src/adapters/vault/vault-response';
+import { parseOk } from '../../src/adapters/vault/vault-errors';
 import { NO_DEADLINE, withTimeout, type CallContext } from '../../src/ports/call-context';
 import { KmsError, type KmsErrorKind } from '../../src/ports/errors';
 import { KmsTestClient } from '../support/kms-client';

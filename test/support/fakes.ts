@@ -7,7 +7,7 @@ import type { DomainSettings } from '../../src/domain/services/settings';
 import type { AuthStrategyPort, TokenSessionPort } from '../../src/ports/auth.port';
 import type { ClockPort } from '../../src/ports/clock.port';
 import type { LogFields, LoggerPort } from '../../src/ports/logger.port';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../src/ports/transit.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitBatchPort, TransitKeyInfo } from '../../src/ports/transit.port';
 
 /** Fakes of the ports, for unit tests of the domain only. */
 export class FakeClock implements ClockPort {
@@ -30,7 +30,7 @@ export class MemoryLogger implements LoggerPort {
 }
 
 /** A transit backend that "encrypts" by wrapping the plaintext in the Vault ciphertext format, with scriptable failures. */
-export class FakeTransit implements TransitPort {
+export class FakeTransit implements TransitBatchPort {
   version = 1;
   calls = { encrypt: 0, decrypt: 0, readKey: 0 };
   batches: number[] = [];

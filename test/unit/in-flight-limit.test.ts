@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InFlightLimit } from '../../src/adapters/grpc/in-flight-limit';
+import { InFlightLimit } from '../../src/adapters/grpc/grpc-server';
 
 describe('InFlightLimit: admission before a request is read', () => {
   it('takes unread calls up to its bound, and one more when one was read', () => {

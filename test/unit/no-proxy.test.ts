@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/adapters/config/config';
 import { parseConfig } from '../../src/adapters/config/parse';
 import { malformedNoProxyEntry } from '../../src/adapters/config/values';
-import { noProxyMatches } from '../../src/adapters/vault/proxy';
+import { proxyFor } from '../../src/adapters/vault/proxy';
+
+/** Whether NO_PROXY keeps a request to `url` off the proxy that HTTPS_PROXY names (none of these hosts is loopback). */
+function noProxyMatches(noProxy: string, url: URL): boolean {
+  return proxyFor(url, { address: url.href, skipVerify: false, timeoutMs: 1000, maxRetries: 0, proxy: { httpsProxy: 'http://proxy.example:3128', noProxy } }) === undefined;
+}
 
 /** issue 22 item 9: NO_PROXY=10.0.0.0/99 with a proxy set crashed start-up with an error naming neither. */
 describe('NO_PROXY entries', () => {

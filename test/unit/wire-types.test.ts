@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as protobuf from 'protobufjs';
-import { REQUEST_FIELDS, checkWireTypes } from '../../src/adapters/grpc/wire-types';
+import { REQUEST_FIELDS, checkWireTypes } from '../../src/adapters/grpc/kms-messages';
 import { v2 } from '../../src/adapters/grpc/generated/kms-proto';
 
 /** The wire-type table of issue 10 item 11, checked against the .proto files themselves. */

@@ -2,7 +2,7 @@ import { printable } from '../../domain/model/outside-text';
 
 /** One line of the doctor's report. */
 /** 'warn': works, but insecure or fragile; exit 0 unless check -strict. */
-export type StepStatus = 'pass' | 'warn' | 'fail' | 'skip';
+type StepStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
 export interface StepResult {
   /** Stable identifier, the key in -output json. */
@@ -18,7 +18,7 @@ export interface StepResult {
 
 const MARK: Record<StepStatus, string> = { pass: '✓', warn: '!', fail: '✗', skip: '-' };
 
-export function allPassed(steps: readonly StepResult[]): boolean {
+function allPassed(steps: readonly StepResult[]): boolean {
   return steps.every((s) => s.status !== 'fail');
 }
 

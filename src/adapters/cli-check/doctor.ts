@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { outsideList } from '../../domain/model/outside-text';
 import type { CallContext } from '../../ports/call-context';
-import { KmsError } from '../../ports/errors';
-import { LoginRefusedError, VaultUnreachableError, type LoginInfo, type RequiredCapability, type UnreachableReason, type VaultDiagnosticsPort } from '../../ports/vault-diagnostics.port';
+import { KmsError, type NetworkReason } from '../../ports/errors';
+import { LoginRefusedError, type LoginInfo, type RequiredCapability, type VaultDiagnosticsPort } from '../../ports/vault-diagnostics.port';
 import type { StepResult } from './check-report';
 import { checkHealthPort } from './health-port-check';
 import { checkSocketPath, type SocketStatusAnswer } from './socket-check';
@@ -111,7 +111,7 @@ function bounded(vault: VaultDiagnosticsPort, ms: number): VaultDiagnosticsPort 
   const limit = <T>(what: string, work: Promise<T>): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new VaultUnreachableError('timeout', `no answer to ${what} within ${ms / 1000} s`)), ms);
+      timer = setTimeout(() => reject(new KmsError('deadline-exceeded', `no answer to ${what} within ${ms / 1000} s`, { reason: 'timeout' })), ms);
     });
     return Promise.race([work, late]).finally(() => clearTimeout(timer));
   };
@@ -232,7 +232,8 @@ async function reachStep(input: Extract<DoctorInput, { kind: 'config' }>, vault:
     if (info.sealed) return fail('reach', `${address} answers (version ${info.version}) but is sealed`, 'unseal it: vault operator unseal (bao operator unseal)');
     return pass('reach', `${address} answers: version ${info.version}, unsealed, ${info.standby ? 'standby (requests are forwarded or redirected to the active node)' : 'active'}`);
   } catch (e) {
-    if (e instanceof VaultUnreachableError) return fail('reach', `${address}: ${REACH_PROBLEM[e.reason]} (${e.message})`, reachFix(e.reason, address));
+    const reason = e instanceof KmsError ? unreachableReason(e) : undefined;
+    if (reason) return fail('reach', `${address}: ${REACH_PROBLEM[reason]} (${messageOf(e)})`, reachFix(reason, address));
     return fail('reach', `${address}: ${messageOf(e)}`, 'check -vault-address (VAULT_KMS_VAULT_ADDR, VAULT_ADDR)');
   }
 }
@@ -261,7 +262,14 @@ async function namespaceStep(input: Extract<DoctorInput, { kind: 'config' }>, va
   );
 }
 
-const REACH_PROBLEM: Record<UnreachableReason, string> = {
+/** Why sys/health got no usable answer: the reason the HTTP client recorded; a deadline is a timeout, any other outage unexplained. */
+function unreachableReason(e: KmsError): NetworkReason | undefined {
+  if (e.reason) return e.reason;
+  if (e.kind === 'deadline-exceeded') return 'timeout';
+  return e.kind === 'unavailable' ? 'other' : undefined;
+}
+
+const REACH_PROBLEM: Record<NetworkReason, string> = {
   dns: 'the host name does not resolve',
   refused: 'nothing accepts connections there',
   closed: 'the connection was closed without an HTTP answer',
@@ -273,7 +281,7 @@ const REACH_PROBLEM: Record<UnreachableReason, string> = {
   other: 'the request failed',
 };
 
-function reachFix(reason: UnreachableReason, address: string): string {
+function reachFix(reason: NetworkReason, address: string): string {
   const host = safeHost(address);
   switch (reason) {
     case 'dns':
@@ -407,7 +415,7 @@ async function roundTripStep(vault: VaultDiagnosticsPort, ctx: CallContext): Pro
 }
 
 function messageOf(e: unknown): string {
-  if (e instanceof KmsError || e instanceof VaultUnreachableError) return e.message;
+  if (e instanceof KmsError) return e.message;
   // Anything else is unexpected: its message could carry data, so only its kind is shown.
   return `unexpected error (${(e as Error)?.name ?? 'unknown'})`;
 }
@@ -420,7 +428,7 @@ function safeHost(address: string): string {
   }
 }
 
-export function formatSeconds(total: number): string {
+function formatSeconds(total: number): string {
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = total % 60;

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { tcpListenerHolders, unixListenerHolders, type SocketHolder } from './port-holder';
 
-export interface HealthPortVerdict {
+interface HealthPortVerdict {
   readonly status: 'pass' | 'warn' | 'fail';
   readonly detail: string;
   readonly fix?: string;

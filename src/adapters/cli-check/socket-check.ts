@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 /** What a KMS plugin's Status (v2) or Version (v1beta1) answered, or why it did not. */
 export type SocketStatusAnswer = { readonly answered: true; readonly text: string } | { readonly answered: false; readonly error: string };
 
-export interface SocketVerdict {
+interface SocketVerdict {
   readonly ok: boolean;
   readonly detail: string;
   readonly fix?: string;

@@ -86,7 +86,7 @@ function buildParser(tokens: string[]) {
   return y;
 }
 
-export function helpText(): string {
+function helpText(): string {
   const lines = ['Usage: vault-kubernetes-kms [options]', '', 'Every option is -name=value (Go flag syntax; --name=value also works).'];
   let group = '';
   for (const spec of OPTIONS) {

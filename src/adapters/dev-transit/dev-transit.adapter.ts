@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import { formatVaultCiphertext, splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitBatchPort, TransitKeyInfo } from '../../ports/transit.port';
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
@@ -14,7 +14,7 @@ const TAG_BYTES = 16;
  * memory: restarting the plugin makes every ciphertext undecryptable. That is
  * the point of "dev", and why it warns loudly at start-up.
  */
-export class DevTransitAdapter implements TransitPort {
+export class DevTransitAdapter implements TransitBatchPort {
   private readonly versions: Buffer[] = [randomBytes(32)];
 
   rotate(): number {

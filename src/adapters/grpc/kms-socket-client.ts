@@ -51,7 +51,7 @@ export class KmsSocketClient {
 }
 
 /** A failed call: the RPC, the gRPC code's name and the server's message. */
-export class KmsCallError extends Error {
+class KmsCallError extends Error {
   readonly code: string;
   constructor(readonly rpc: string, e: ServiceError) {
     const code = grpcStatus[e.code] ?? String(e.code);

@@ -27,7 +27,7 @@ export interface SocketLocation {
  *    could swap our socket); a group-writable one is accepted with a warning;
  *  - on shutdown we remove the socket only if it is still the one we created.
  */
-export class SocketFileError extends Error {}
+class SocketFileError extends Error {}
 
 export interface OwnedSocket {
   readonly path: string;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 /** Where the probes and metrics are served, the health adapter's own setting. */
-export interface ListenAddress {
+interface ListenAddress {
   /** Empty string means every interface, as Go's ":8080" does. */
   readonly host: string;
   readonly port: number;
@@ -14,12 +14,12 @@ export interface ListenAddress {
  * one scraper need a handful; everything else waits at most a few seconds
  * (checked every second) and is dropped.
  */
-export const MAX_HEALTH_CONNECTIONS = 32;
+const MAX_HEALTH_CONNECTIONS = 32;
 const HEADERS_TIMEOUT_MS = 3000;
 const REQUEST_TIMEOUT_MS = 5000;
 const KEEP_ALIVE_TIMEOUT_MS = 5000;
 
-export interface HealthSources {
+interface HealthSources {
   /** The process and its gRPC server are serving. No Vault call. */
   live(): boolean;
   /** The last background Vault check, from memory. No Vault call. */
@@ -34,11 +34,11 @@ export interface HealthSources {
  * Vault outage never makes the kubelet kill the plugin.
  */
 /** Waits between bind attempts while the port is taken: 1 s, doubling, at most BIND_RETRY_MAX_MS. */
-export const BIND_RETRY_MIN_MS = 1000;
-export const BIND_RETRY_MAX_MS = 10_000;
+const BIND_RETRY_MIN_MS = 1000;
+const BIND_RETRY_MAX_MS = 10_000;
 
 /** What happens to the bind attempts of startRetrying, for the log and the metrics. */
-export interface BindObserver {
+interface BindObserver {
   /** An attempt failed (EADDRINUSE: another process holds the port). */
   failed(error: NodeJS.ErrnoException, attempt: number, nextRetryMs: number): void;
   /** Listening, after `failedAttempts` failed attempts. */

@@ -8,7 +8,7 @@ import { SecretRedactor } from './secret-redactor';
  * far shorter where they enter (outside-text.ts); this bounds whatever was
  * missed, so that no peer can make a log line megabytes long.
  */
-export const MAX_LOG_STRING_CHARS = 4096;
+const MAX_LOG_STRING_CHARS = 4096;
 
 /**
  * JSON lines on stdout: {"level","timestamp","message", ...fields}. Secrets are

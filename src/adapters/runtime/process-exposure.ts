@@ -17,7 +17,7 @@ export const SECRET_FLAGS: ReadonlySet<string> = new Set(['token', 'approle-secr
 /** Shown instead of a secret flag's value in the process title. */
 export const HIDDEN_VALUE = '[hidden]';
 
-export interface SecretArguments {
+interface SecretArguments {
   /** The secret flags given on the command line, by name (without dashes), in order, once each. */
   readonly flags: readonly string[];
   /** The arguments with every secret flag's value replaced by HIDDEN_VALUE. */

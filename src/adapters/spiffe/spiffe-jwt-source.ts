@@ -13,7 +13,7 @@ const SECURITY_HEADER = 'workload.spiffe.io';
  * Upper bound of one fetch when the caller has no deadline: a local agent
  * answers in milliseconds, a stuck one must not hold a login forever.
  */
-export const FETCH_TIMEOUT_MS = 10_000;
+const FETCH_TIMEOUT_MS = 10_000;
 /**
  * The Workload API channel never goes through an HTTP proxy. grpc-js would
  * otherwise tunnel a tcp:// endpoint through grpc_proxy, https_proxy or
@@ -24,7 +24,7 @@ export const FETCH_TIMEOUT_MS = 10_000;
  */
 const CHANNEL_OPTIONS = { 'grpc.enable_http_proxy': 0 } as const;
 
-export interface SpiffeJwtSourceOptions {
+interface SpiffeJwtSourceOptions {
   /** unix:///path, unix:/path, a bare socket path, or tcp://<ip>:<port> (the SPIFFE_ENDPOINT_SOCKET forms). */
   readonly endpoint: string;
   /** The aud claim the token is requested for (the Vault role's bound_audiences). */

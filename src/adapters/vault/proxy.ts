@@ -51,7 +51,7 @@ function isLoopback(host: string): boolean {
  * configuration refuses an entry that cannot be read while a proxy is set; one
  * that slips through anyway matches nothing (never throws).
  */
-export function noProxyMatches(noProxy: string, url: URL): boolean {
+function noProxyMatches(noProxy: string, url: URL): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   for (const raw of noProxy.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)) {

@@ -3,12 +3,13 @@ import type * as undici from 'undici';
 /**
  * undici's two connection pools, loaded from their own modules: undici's index
  * also loads fetch, WebSocket, EventSource, caches and mocks, which the plugin
- * never uses and which cost about 60 ms of start-up (a third of the plugin's).
- * undici has no "exports" map, so these paths are part of what its package
- * ships; the types are the index's. The one thing the index does besides
- * exporting is to give every Dispatcher the request/stream/pipeline/connect/
- * upgrade methods, and ProxyAgent needs `connect` for its tunnel: done here
- * the same way.
+ * never uses and which cost about 43 ms of CPU at start-up (docs/benchmarks.md).
+ * undici has no "exports" map, so nothing promises these paths:
+ * test/integration/undici-dispatchers.test.ts fails when an upgrade moves them.
+ * The types are the index's. The one thing the index does besides exporting is
+ * to give every Dispatcher the request/stream/pipeline/connect/upgrade methods
+ * (the HTTP client sends with request(), ProxyAgent tunnels with connect()):
+ * done here the same way.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 const Dispatcher: { prototype: object } = require('undici/lib/dispatcher/dispatcher');

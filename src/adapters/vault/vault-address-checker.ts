@@ -1,10 +1,9 @@
-import { CallScope, onAbort, type CallContext } from '../../ports/call-context';
+import { onAbort, type CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
-import { exchange } from './http-transport';
+import { exchange, type VaultEndpoint, type VaultEndpoints } from './vault-http-client';
 import { proxyRefusal } from './proxy';
 import type { VaultAddressCheck, VaultAddressesPort } from '../../ports/vault-addresses.port';
-import type { VaultEndpoint, VaultEndpoints } from './vault-endpoints';
-import { describeNetworkCode, isTlsCode } from './network-errors';
+import { describeNetworkCode, isTlsCode } from './vault-errors';
 
 /**
  * Asks every configured address for sys/health, unauthenticated, all at once.
@@ -25,13 +24,14 @@ export class VaultAddressChecker implements VaultAddressesPort {
   }
 
   private async checkOne(endpoint: VaultEndpoint, ctx: CallContext): Promise<VaultAddressCheck> {
-    // The exchange settles on the scope's abort by itself, whatever undici does with the
+    // The exchange settles on the signal's abort by itself, whatever undici does with the
     // connection (on Node 20, undici's request() can stay pending after an abort when the
     // server closes the connection at once).
-    const scope = new CallScope(ctx.deadline);
+    const controller = new AbortController();
+    const scope: CallContext = { deadline: ctx.deadline, signal: controller.signal };
     const timedOut = new KmsError('unavailable', 'no answer to sys/health in time');
-    const stop = onAbort(ctx, () => scope.abort(timedOut));
-    const timer = setTimeout(() => scope.abort(timedOut), Math.max(0, ctx.deadline - Date.now()));
+    const stop = onAbort(ctx, () => controller.abort(timedOut));
+    const timer = setTimeout(() => controller.abort(timedOut), Math.max(0, ctx.deadline - Date.now()));
     try {
       const res = await exchange(
         endpoint.dispatcher,
@@ -52,7 +52,7 @@ export class VaultAddressChecker implements VaultAddressesPort {
       return { address: endpoint.address, ok, detail };
     } catch (e) {
       const refused = proxyRefusal(e, new URL(endpoint.origin), endpoint.proxy);
-      const detail = scope.aborted ? timedOut.message : refused ? `unreachable: ${refused.message}` : detailOf(e);
+      const detail = controller.signal.aborted ? timedOut.message : refused ? `unreachable: ${refused.message}` : detailOf(e);
       this.endpoints.failed(endpoint, detail);
       return { address: endpoint.address, ok: false, detail };
     } finally {

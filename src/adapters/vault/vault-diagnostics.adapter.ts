@@ -5,18 +5,16 @@ import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import {
   LoginRefusedError,
-  VaultUnreachableError,
   type CapabilityReport,
   type LoginInfo,
   type RequiredCapability,
   type TransitKeyDetails,
-  type UnreachableReason,
   type VaultDiagnosticsPort,
   type VaultServerInfo,
 } from '../../ports/vault-diagnostics.port';
 import { classifyVaultError, type VaultOperation } from './vault-errors';
-import type { VaultHttpClient, VaultResponse } from './vault-http-client';
-import { errorsOf, parseOk } from './vault-response';
+import type { VaultHttpClient } from './vault-http-client';
+import { errorsOf, parseOk } from './vault-errors';
 import { VaultTransitAdapter } from './vault-transit.adapter';
 import { ignoresNamespaces } from './vault-edition';
 
@@ -85,16 +83,11 @@ export class VaultDiagnosticsAdapter implements VaultDiagnosticsPort {
   }
 
   async serverInfo(ctx: CallContext): Promise<VaultServerInfo> {
-    let res: VaultResponse;
-    try {
-      // Every state answers 200 with these parameters, so no status is retried and the body says which state.
-      res = await this.http.request('GET', 'sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200', undefined, ctx, { authenticated: false, rootNamespace: true });
-    } catch (e) {
-      throw unreachable(e);
-    }
+    // Every state answers 200 with these parameters, so no status is retried and the body says which state.
+    const res = await this.http.request('GET', 'sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200', undefined, ctx, { authenticated: false, rootNamespace: true });
     const parsed = healthBody.safeParse(res.body);
     if (res.status !== 200 || !parsed.success) {
-      throw new VaultUnreachableError('other', `the server at the address answered HTTP ${res.status} to sys/health, not as Vault does`);
+      throw new KmsError('unavailable', `the server at the address answered HTTP ${res.status} to sys/health, not as Vault does`, { reason: 'other' });
     }
     // Vault chose this string: `check` prints it, so it is one short line of visible characters.
     return { ...parsed.data, version: outsideText(parsed.data.version, OUTSIDE_ITEM_MAX_CHARS), ignoresNamespaces: ignoresNamespaces(res.body) };
@@ -210,27 +203,4 @@ function asLoginRefusal(e: unknown): unknown {
   if (/user lockout after repeated failed logins/.test(e.message)) return new LoginRefusedError('locked-out', e.message);
   if (/invalid role or secret ID|rejected this secret ID|refused this password|HTTP 400/.test(e.message)) return new LoginRefusedError('wrong-credential', e.message);
   return e;
-}
-
-/** A failed sys/health request as the reason the doctor can name a fix for. */
-function unreachable(e: unknown): Error {
-  if (!(e instanceof KmsError)) return e as Error;
-  if (e.kind === 'deadline-exceeded' || /did not answer within/.test(e.message)) return new VaultUnreachableError('timeout', e.message);
-  // Vault's TLS listener answers a plain-HTTP request with a text 400 ("Client sent an HTTP request to an HTTPS server").
-  if (/unreadable response \(HTTP 400/.test(e.message)) return new VaultUnreachableError('plain-http-to-tls', e.message);
-  if (e.kind !== 'unavailable') return e;
-  const cause = e.cause as { code?: string; cause?: { code?: string } } | undefined;
-  const code = cause?.code ?? cause?.cause?.code ?? '';
-  return new VaultUnreachableError(reasonOf(code), e.message);
-}
-
-function reasonOf(code: string): UnreachableReason {
-  if (/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)$/.test(code)) return 'dns';
-  if (/^(ECONNREFUSED|ENOENT|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return 'refused';
-  if (/^(UND_ERR_SOCKET|ECONNRESET|EPIPE)$/.test(code)) return 'closed';
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'tls-name';
-  if (/CERT|SIGNATURE|SELF_SIGNED/.test(code)) return 'tls-untrusted';
-  if (/^(EPROTO|ERR_SSL_|ERR_TLS_)/.test(code)) return 'tls-protocol';
-  if (/TIMEOUT|ETIMEDOUT/.test(code)) return 'timeout';
-  return 'other';
 }

@@ -16,7 +16,7 @@ export function ignoresNamespaces(health: unknown): boolean {
 }
 
 /** The operator's way out, for the log line and for `check`. */
-export const NAMESPACE_FIX =
+const NAMESPACE_FIX =
   'remove -vault-namespace (VAULT_KMS_VAULT_NAMESPACE, VAULT_NAMESPACE) and use a transit mount and key of the root namespace, or run a server with namespaces (Vault Enterprise, OpenBao)';
 
 /**

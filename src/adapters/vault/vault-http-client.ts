@@ -1,16 +1,13 @@
 import type { Dispatcher } from 'undici';
 import { Agent, ProxyAgent } from './undici-dispatchers';
-import { abortReason, CallScope, isAborted, onAbort, type CallContext } from '../../ports/call-context';
+import { abortReason, onAbort, type CallContext } from '../../ports/call-context';
 import { OUTSIDE_ITEM_MAX_CHARS, outsideText } from '../../domain/model/outside-text';
 import { KmsError } from '../../ports/errors';
 import type { ClockPort } from '../../ports/clock.port';
 import type { SecretSink } from '../../ports/logger.port';
 import type { VaultClientSettings } from './vault-settings';
-import { isRequestSizeRefusal, isRetryableStatus } from './vault-errors';
 import { buildTlsOptions } from './tls-options';
-import { VaultEndpoints, type EndpointsObserver, type VaultEndpoint } from './vault-endpoints';
-import { exchange } from './http-transport';
-import { describeNetworkError } from './network-errors';
+import { describeNetworkError, isRequestSizeRefusal, isRetryableStatus, networkReasonOf } from './vault-errors';
 import { proxyFor, proxyRefusal } from './proxy';
 
 export interface VaultResponse {
@@ -19,7 +16,7 @@ export interface VaultResponse {
   readonly body: unknown;
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   /** Send X-Vault-Token (false for logins). */
   readonly authenticated?: boolean;
   /**
@@ -31,7 +28,7 @@ export interface RequestOptions {
 
 /** Sees every HTTP attempt: a closed-set operation name, "2xx"/"4xx"/"5xx"/"error", seconds. */
 /** outcome is the metric label (2xx, 4xx, 5xx, error); status is the HTTP status when Vault answered. */
-export type VaultRequestObserver = (operation: string, outcome: string, seconds: number, status?: number) => void;
+type VaultRequestObserver = (operation: string, outcome: string, seconds: number, status?: number) => void;
 
 /**
  * How much of a Vault answer is read: this much plus twice the size of what
@@ -45,12 +42,12 @@ export type VaultRequestObserver = (operation: string, outcome: string, seconds:
  */
 export const MAX_VAULT_RESPONSE_BASE_BYTES = 1024 * 1024;
 
-export function maxResponseBytes(requestBytes: number): number {
+function maxResponseBytes(requestBytes: number): number {
   return MAX_VAULT_RESPONSE_BASE_BYTES + 2 * requestBytes;
 }
 
 /** Sees each redirect the client follows (logged once per target origin by the caller). */
-export type RedirectObserver = (from: string, to: string) => void;
+type RedirectObserver = (from: string, to: string) => void;
 
 /** Retries go on until the caller's deadline, so waits stay short: a new leader is used within this much. */
 const MAX_BACKOFF_MS = 250;
@@ -74,7 +71,7 @@ const MIN_FAILOVER_ATTEMPT_MS = 1000;
  * request carries the token, and may carry a secret ID or a data key.
  */
 export class VaultHttpClient {
-  /** The addresses of -vault-address and which one is in use (vault-endpoints.ts). */
+  /** The addresses of -vault-address and which one is in use (VaultEndpoints below). */
   readonly endpoints: VaultEndpoints;
   private token: string | undefined;
   private readonly allowedOrigins: ReadonlySet<string>;
@@ -112,7 +109,7 @@ export class VaultHttpClient {
     let lastFailure: { error: unknown } | { res: VaultResponse } | undefined;
     for (let attempt = 0; ; attempt++) {
       const remaining = ctx.deadline - this.clock.now() - ANSWER_MARGIN_MS;
-      if (isAborted(ctx)) throw abortReason(ctx);
+      if (ctx.signal.aborted) throw abortReason(ctx);
       if (remaining < MIN_ATTEMPT_MS) {
         if (lastFailure && 'res' in lastFailure) return lastFailure.res;
         if (lastFailure) throw lastFailure.error;
@@ -176,7 +173,7 @@ export class VaultHttpClient {
         resolve();
       }, wait);
     });
-    return !isAborted(ctx);
+    return !ctx.signal.aborted;
   }
 
   private async send(endpoint: VaultEndpoint, method: Dispatcher.HttpMethod, path: string, payload: string | undefined, remainingMs: number, attemptMs: number, ctx: CallContext, opts: RequestOptions) {
@@ -185,16 +182,16 @@ export class VaultHttpClient {
     if (opts.authenticated !== false && this.token) headers['x-vault-token'] = this.token;
     if (this.settings.namespace && !opts.rootNamespace) headers['x-vault-namespace'] = this.settings.namespace;
     // The caller's deadline is already the caller's context. Only when VAULT_CLIENT_TIMEOUT ends this
-    // attempt sooner does it get its own scope and timer, released in `finally`.
+    // attempt sooner does it get its own signal and timer, released in `finally`.
     const timeoutMs = attemptMs;
     let scope: CallContext = ctx;
     let timer: NodeJS.Timeout | undefined;
     let stopListening = () => {};
     if (timeoutMs < remainingMs) {
-      const attempt = new CallScope(ctx.deadline);
-      timer = setTimeout(() => attempt.abort(new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`)), timeoutMs);
+      const attempt = new AbortController();
+      timer = setTimeout(() => attempt.abort(new KmsError('unavailable', `Vault did not answer within ${Math.round(timeoutMs)}ms`, { reason: 'timeout' })), timeoutMs);
       stopListening = onAbort(ctx, () => attempt.abort(abortReason(ctx)));
-      scope = attempt;
+      scope = { deadline: ctx.deadline, signal: attempt.signal };
     }
     const flatHeaders = Object.entries(headers).flat();
     const maxBodyBytes = maxResponseBytes(payload === undefined ? 0 : Buffer.byteLength(payload));
@@ -227,12 +224,12 @@ export class VaultHttpClient {
       }
     } catch (e) {
       if (e instanceof KmsError) throw e;
-      if (isAborted(ctx)) throw abortReason(ctx);
+      if (ctx.signal.aborted) throw abortReason(ctx);
       const specific = headerRefusal(e) ?? proxyRefusal(e, new URL(origin), proxyFor(new URL(origin), this.settings));
       if (specific) throw specific;
       const problem = describeNetworkError(e);
       // A certificate problem is not "cannot reach": the text names what to give instead.
-      throw new KmsError('unavailable', problem.startsWith("Vault's certificate") ? problem : `cannot reach Vault: ${problem}`, { cause: e });
+      throw new KmsError('unavailable', problem.startsWith("Vault's certificate") ? problem : `cannot reach Vault: ${problem}`, { cause: e, reason: networkReasonOf(e) });
     } finally {
       if (timer) clearTimeout(timer);
       stopListening();
@@ -251,7 +248,7 @@ function operationOf(path: string): string {
   return 'other';
 }
 
-/** The `errors` strings of an error body (vault-response.ts's errorsOf, without the schema: this module is below it). */
+/** The `errors` strings of an error body, read without a schema (vault-errors.ts's errorsOf drops an array that holds a non-string). */
 function errorTexts(body: unknown): string[] {
   const errors = (body as { errors?: unknown } | undefined)?.errors;
   return Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string') : [];
@@ -262,7 +259,8 @@ function parseJson(text: string, status: number): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new KmsError('unavailable', `Vault sent an unreadable response (HTTP ${status}, invalid JSON)`);
+    // Vault's TLS listener answers a plain-HTTP request with a text 400 ("Client sent an HTTP request to an HTTPS server").
+    throw new KmsError('unavailable', `Vault sent an unreadable response (HTTP ${status}, invalid JSON)`, status === 400 ? { reason: 'plain-http-to-tls' } : {});
   }
 }
 
@@ -297,3 +295,187 @@ const HEADER_SOURCES: Readonly<Record<string, string>> = {
   'x-vault-namespace': '-vault-namespace (VAULT_KMS_VAULT_NAMESPACE, VAULT_NAMESPACE)',
 };
 
+// ---- The addresses of -vault-address ----
+
+/** One configured Vault address and the connection pool that reaches it. */
+export interface VaultEndpoint {
+  /** As configured (no user-info: the configuration refuses it), used in logs, metrics and /health. */
+  readonly address: string;
+  readonly origin: string;
+  /** Path prefix of the address (a Vault behind a path-routing proxy), without a trailing slash. */
+  readonly basePath: string;
+  readonly dispatcher: Dispatcher;
+  /** The proxy requests to it go through (HTTPS_PROXY, HTTP_PROXY), if any. */
+  readonly proxy?: string;
+}
+
+interface EndpointState {
+  readonly address: string;
+  readonly up: boolean;
+  readonly current: boolean;
+  /** Why it is down (an error text without secrets), or '' when up. */
+  readonly reason: string;
+}
+
+/** Sees every change of an address's state or of the address in use. */
+type EndpointsObserver = (states: readonly EndpointState[]) => void;
+
+/**
+ * The addresses of -vault-address, with a sticky choice among them: requests
+ * go to the address that last worked; when an attempt there fails (connection
+ * error, timeout, 5xx, unreachable redirect target), the next address not
+ * known to be down becomes the one in use, at once. A failed address is used
+ * again only after it passes a check (or when every address has failed, in
+ * turn). With one address, nothing here changes how requests are sent.
+ */
+export class VaultEndpoints {
+  readonly all: readonly VaultEndpoint[];
+  private readonly up: boolean[];
+  private readonly reasons: string[];
+  private currentIndex = 0;
+
+  constructor(
+    settings: VaultClientSettings,
+    dispatcherFor: (url: URL) => Dispatcher,
+    private readonly observe: EndpointsObserver = () => {},
+    proxyFor: (url: URL) => string | undefined = () => undefined,
+  ) {
+    const list = settings.addresses && settings.addresses.length > 0 ? settings.addresses : [settings.address];
+    this.all = list.map((address) => endpointFor(address, dispatcherFor, proxyFor));
+    this.up = this.all.map(() => true);
+    this.reasons = this.all.map(() => '');
+  }
+
+  current(): VaultEndpoint {
+    return this.all[this.currentIndex];
+  }
+
+  /** The configured endpoint with this origin (a redirect target), if any. */
+  byOrigin(origin: string): VaultEndpoint | undefined {
+    return this.all.find((e) => e.origin === origin && !e.address.startsWith('unix:'));
+  }
+
+  /** An attempt on `endpoint` failed: mark it down and, if it was in use, move on to the next candidate. */
+  failed(endpoint: VaultEndpoint, reason: string): void {
+    const i = this.all.indexOf(endpoint);
+    if (i < 0) return;
+    const changed = this.up[i] || this.reasons[i] !== reason;
+    this.up[i] = false;
+    this.reasons[i] = reason;
+    if (i === this.currentIndex && this.all.length > 1) {
+      this.currentIndex = this.nextCandidate(i);
+      this.notify();
+    } else if (changed) this.notify();
+  }
+
+  /** Vault answered on `endpoint` (a request or a check): it may be chosen again. Does not move the choice. */
+  succeeded(endpoint: VaultEndpoint): void {
+    const i = this.all.indexOf(endpoint);
+    if (i < 0 || this.up[i]) return;
+    this.up[i] = true;
+    this.reasons[i] = '';
+    this.notify();
+  }
+
+  states(): EndpointState[] {
+    return this.all.map((e, i) => ({ address: e.address, up: this.up[i], current: i === this.currentIndex, reason: this.reasons[i] }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((e) => e.dispatcher.close()));
+  }
+
+  /** The next address after `from` that is not known to be down; if all are, simply the next one. */
+  private nextCandidate(from: number): number {
+    const n = this.all.length;
+    for (let step = 1; step < n; step++) {
+      const j = (from + step) % n;
+      if (this.up[j]) return j;
+    }
+    return (from + 1) % n;
+  }
+
+  private notify(): void {
+    this.observe(this.states());
+  }
+}
+
+function endpointFor(address: string, dispatcherFor: (url: URL) => Dispatcher, proxyFor: (url: URL) => string | undefined): VaultEndpoint {
+  const url = new URL(address);
+  if (url.protocol === 'unix:') {
+    const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 30_000, connect: { socketPath: url.pathname } });
+    return { address, origin: 'http://localhost', basePath: '', dispatcher };
+  }
+  return { address, origin: url.origin, basePath: url.pathname.replace(/\/+$/, ''), dispatcher: dispatcherFor(url), proxy: proxyFor(url) };
+}
+
+// ---- One HTTP exchange ----
+
+interface HttpExchange {
+  readonly origin: string;
+  readonly path: string;
+  readonly method: Dispatcher.HttpMethod;
+  /** Flat [name, value, name, value, ...] list, lower-case names. */
+  readonly headers: readonly string[];
+  readonly body: string | undefined;
+  /** The answer's body is refused (and the connection dropped) once it grows past this many bytes. */
+  readonly maxBodyBytes: number;
+}
+
+interface HttpAnswer {
+  readonly statusCode: number;
+  /** The Location and Retry-After headers: the only ones the Vault client reads. */
+  readonly location: string | undefined;
+  readonly retryAfter: string | undefined;
+  /** The whole body as UTF-8 text. */
+  readonly text: string;
+}
+
+/**
+ * Sends one HTTP request with undici's `dispatcher.request()` and collects its
+ * body into one buffer. undici's headers/body timeouts are off: the caller's
+ * deadline and VAULT_CLIENT_TIMEOUT bound every request through `ctx`, whose
+ * abort settles the exchange at once with the context's reason (on Node 20,
+ * undici's request() can stay pending after an abort when the server closes
+ * the connection at once).
+ */
+export async function exchange(dispatcher: Dispatcher, req: HttpExchange, ctx: CallContext): Promise<HttpAnswer> {
+  if (ctx.signal.aborted) throw abortReason(ctx);
+  let stopListening = () => {};
+  const aborted = new Promise<never>((_resolve, reject) => {
+    stopListening = onAbort(ctx, () => reject(abortReason(ctx)));
+  });
+  const work = (async (): Promise<HttpAnswer> => {
+    const res = await dispatcher.request({
+      origin: req.origin,
+      path: req.path,
+      method: req.method,
+      headers: req.headers as string[],
+      body: req.body ?? null,
+      signal: ctx.signal,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of res.body) {
+      total += (chunk as Buffer).length;
+      if (total > req.maxBodyBytes) {
+        res.body.destroy();
+        throw new KmsError('internal', `Vault's answer is larger than ${req.maxBodyBytes} bytes; refusing to read it (a broken or hostile server, or something between)`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return { statusCode: res.statusCode, location: firstOf(res.headers.location), retryAfter: firstOf(res.headers['retry-after']), text: Buffer.concat(chunks, total).toString('utf8') };
+  })();
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    stopListening();
+    work.catch(() => {}); // settled by the abort: undici's own rejection is of no interest
+  }
+}
+
+function firstOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -23,7 +23,7 @@ export interface VaultClientSettings {
   readonly proxy?: ProxySettings;
 }
 
-export interface ProxySettings {
+interface ProxySettings {
   readonly httpProxy?: string;
   readonly httpsProxy?: string;
   readonly noProxy?: string;

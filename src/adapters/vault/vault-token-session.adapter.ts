@@ -4,7 +4,7 @@ import type { TokenLookup } from '../../ports/token-lookup';
 import { authData, lookupData } from './schemas';
 import type { VaultHttpClient } from './vault-http-client';
 import type { VaultOperation } from './vault-errors';
-import { parseOk } from './vault-response';
+import { parseOk } from './vault-errors';
 
 const LOOKUP_SELF: VaultOperation = { what: 'token lookup', path: 'auth/token/lookup-self', capability: 'read' };
 const RENEW_SELF: VaultOperation = { what: 'token renewal', path: 'auth/token/renew-self', capability: 'update' };

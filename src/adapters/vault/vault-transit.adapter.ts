@@ -1,20 +1,45 @@
+import { z } from 'zod';
 import type { CallContext } from '../../ports/call-context';
 import { KmsError } from '../../ports/errors';
 import { splitVaultCiphertext } from '../../domain/model/vault-ciphertext';
-import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitKeyInfo, TransitPort } from '../../ports/transit.port';
-import { batchData, decryptData, encryptData, keyData, type BatchItem } from './schemas';
-import { classifyVaultError, isRequestSizeRefusal, type VaultOperation } from './vault-errors';
+import type { DecryptOutcome, EncryptItem, EncryptOutcome, TransitBatchPort, TransitKeyInfo } from '../../ports/transit.port';
+import { classifyVaultError, errorsOf, isRequestSizeRefusal, parseOk, type VaultOperation } from './vault-errors';
 import type { VaultHttpClient } from './vault-http-client';
-import { errorsOf, parseOk } from './vault-response';
-import { fastBatchResults, fastDecryptData, fastEncryptData } from './transit-shapes';
+
+/** The Transit answers this adapter reads; only what it reads is required (Vault and OpenBao add fields freely). */
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+const encryptData = z.object({
+  data: z.object({ ciphertext: z.string().min(1), key_version: nonNegativeInt.optional() }),
+});
+
+const decryptData = z.object({ data: z.object({ plaintext: z.string() }) });
+
+const batchItem = z.object({
+  ciphertext: z.string().optional(),
+  plaintext: z.string().optional(),
+  key_version: nonNegativeInt.optional(),
+  error: z.string().optional(),
+});
+const batchData = z.object({ data: z.object({ batch_results: z.array(batchItem) }) });
+type BatchItem = z.infer<typeof batchItem>;
+
+const keyData = z.object({
+  data: z.object({
+    latest_version: nonNegativeInt,
+    supports_encryption: z.boolean().default(true),
+    supports_decryption: z.boolean().default(true),
+    type: z.string().default('aes256-gcm96'),
+  }),
+});
 
 /**
- * TransitPort over Vault/OpenBao HTTP. One item is sent as a plain request (the
+ * The batch-shaped Transit backend over Vault/OpenBao HTTP. One item is sent as a plain request (the
  * same body the Go plugin sends); several go as one batch_input request. If a
  * server refuses batches, this adapter remembers it and sends singles instead;
  * if it refuses one as too large (OpenBao's and Vault's JSON limits), it sends halves.
  */
-export class VaultTransitAdapter implements TransitPort {
+export class VaultTransitAdapter implements TransitBatchPort {
   private batchSupported = true;
   private readonly encryptOp: VaultOperation;
   private readonly decryptOp: VaultOperation;
@@ -63,14 +88,14 @@ export class VaultTransitAdapter implements TransitPort {
   private async encryptOne(item: EncryptItem, ctx: CallContext): Promise<EncryptOutcome> {
     const res = await this.http.request('POST', this.encryptOp.path, encryptBody(item), ctx);
     if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), this.encryptOp) };
-    const { data } = (isOk(res.status) && fastEncryptData(res.body)) || parseOk(res, encryptData, this.encryptOp);
+    const { data } = parseOk(res, encryptData, this.encryptOp);
     return toEncryptOutcome(data, this.encryptOp);
   }
 
   private async decryptOne(ciphertext: string, ctx: CallContext): Promise<DecryptOutcome> {
     const res = await this.http.request('POST', this.decryptOp.path, { ciphertext }, ctx);
     if (res.status === 400) return { ok: false, error: classifyVaultError(400, errorsOf(res), this.decryptOp) };
-    const { data } = (isOk(res.status) && fastDecryptData(res.body)) || parseOk(res, decryptData, this.decryptOp);
+    const { data } = parseOk(res, decryptData, this.decryptOp);
     return toDecryptOutcome({ plaintext: data.plaintext }, this.decryptOp);
   }
 
@@ -78,7 +103,7 @@ export class VaultTransitAdapter implements TransitPort {
   private async batch(op: VaultOperation, items: object[], ctx: CallContext): Promise<BatchItem[] | undefined> {
     const res = await this.http.request('POST', op.path, { batch_input: items }, ctx);
     if (res.status === 200 || res.status === 400 || res.status === 500) {
-      const results = fastBatchResults(res.body) ?? parsedBatchResults(res.body);
+      const results = parsedBatchResults(res.body);
       if (results && results.length === items.length) return results;
       if (items.length > 1 && isRequestSizeRefusal(res.status, errorsOf(res))) {
         // Over the server's request limits (OpenBao's 400, Vault's 500): halve, never fail the callers.
@@ -94,10 +119,6 @@ export class VaultTransitAdapter implements TransitPort {
     if (res.status === 200) throw new KmsError('internal', `Vault sent an unexpected batch ${op.what} response`);
     throw classifyVaultError(res.status, errorsOf(res), { ...op, what: `batch ${op.what}` });
   }
-}
-
-function isOk(status: number): boolean {
-  return status >= 200 && status < 300;
 }
 
 function parsedBatchResults(body: unknown): BatchItem[] | undefined {

@@ -15,7 +15,7 @@ export const MAX_HEALTH_REASON_CHARS = 1000;
  * A success only counts while it is recent: a stuck checker must not keep
  * reporting "ok".
  */
-export interface HealthSnapshot {
+interface HealthSnapshot {
   readonly healthy: boolean;
   /** "ok" when healthy, otherwise a short reason without secrets. */
   readonly reason: string;
@@ -24,7 +24,7 @@ export interface HealthSnapshot {
   readonly addresses?: readonly AddressVerdict[];
 }
 
-export interface AddressVerdict {
+interface AddressVerdict {
   readonly address: string;
   readonly ok: boolean;
   readonly detail: string;

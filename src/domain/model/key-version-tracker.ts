@@ -7,9 +7,9 @@
  * the key was deleted and recreated; that is surfaced, not silently accepted,
  * because key_id "1" would then name a different key than before.
  */
-export type KeyObservationSource = 'key-read' | 'encrypt';
+type KeyObservationSource = 'key-read' | 'encrypt';
 
-export interface KeyObservation {
+interface KeyObservation {
   readonly changed: boolean;
   readonly previous: number | undefined;
   readonly current: number | undefined;

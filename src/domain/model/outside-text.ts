@@ -20,7 +20,7 @@
 /** How much of one outside text is shown by default: enough for any real error message. */
 export const OUTSIDE_TEXT_MAX_CHARS = 300;
 /** How many items of an outside list are named; the rest are counted. */
-export const OUTSIDE_LIST_MAX_ITEMS = 3;
+const OUTSIDE_LIST_MAX_ITEMS = 3;
 /** How much of each named item is shown (a SPIFFE ID, a policy name). */
 export const OUTSIDE_ITEM_MAX_CHARS = 100;
 

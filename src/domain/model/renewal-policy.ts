@@ -18,13 +18,13 @@ export interface RenewalSettings {
   readonly checkIntervalSeconds: number;
 }
 
-export type RenewalAction =
+type RenewalAction =
   | { readonly action: 'none'; readonly reason: string }
   | { readonly action: 'renew'; readonly incrementSeconds: number; readonly reason: string }
   | { readonly action: 'relogin'; readonly reason: string };
 
 /** A token must outlive the next two checks; anything shorter is "about to expire". */
-export function safetyMarginSeconds(s: RenewalSettings): number {
+function safetyMarginSeconds(s: RenewalSettings): number {
   return 2 * s.checkIntervalSeconds + 5;
 }
 

@@ -17,7 +17,7 @@ export interface ParsedCiphertext {
 }
 
 /** The parts of `vault:v<N>:<payload>`, or undefined when the text does not have that shape. */
-export interface CiphertextParts {
+interface CiphertextParts {
   readonly version: number;
   /** The base64 text after the version, not checked further. */
   readonly payload: string;

@@ -3,7 +3,7 @@ import type { ClockPort } from '../../ports/clock.port';
 import type { DecryptInput, EncryptResult, KmsServicePort, StatusResult } from '../../ports/kms-service.port';
 import type { MetricsPort } from '../../ports/metrics.port';
 import { TOKENS } from '../../ports/tokens';
-import type { DecryptOutcome, TransitPort } from '../../ports/transit.port';
+import type { TransitPort } from '../../ports/transit.port';
 import type { CallContext } from '../../ports/call-context';
 import { KmsError, asKmsError } from '../../ports/errors';
 import { KeyVersionTracker } from '../model/key-version-tracker';
@@ -11,7 +11,7 @@ import { LIMITS } from '../model/limits';
 import { parseVaultCiphertext } from '../model/vault-ciphertext';
 import { CREDENTIALS_TOKENS, type TokenRejectionHandler } from './credentials';
 import { HealthMonitor } from './health-monitor';
-import { SingleFlight } from './single-flight';
+import { SingleFlight } from './coalescing-transit';
 
 /**
  * The KMS envelope operations, transport-neutral: the v2 and v1 gRPC adapters
@@ -20,7 +20,7 @@ import { SingleFlight } from './single-flight';
  */
 @injectable()
 export class EnvelopeService implements KmsServicePort {
-  private readonly decrypts: SingleFlight<DecryptOutcome>;
+  private readonly decrypts: SingleFlight<Uint8Array>;
 
   constructor(
     @inject(TOKENS.Transit) private readonly transit: TransitPort,
@@ -30,7 +30,7 @@ export class EnvelopeService implements KmsServicePort {
     @inject(TOKENS.Metrics) metrics: MetricsPort,
     @inject(CREDENTIALS_TOKENS.RejectionHandler) private readonly tokens: TokenRejectionHandler,
   ) {
-    this.decrypts = new SingleFlight<DecryptOutcome>(() => metrics.singleFlightHit());
+    this.decrypts = new SingleFlight<Uint8Array>(() => metrics.singleFlightHit());
   }
 
   async encrypt(plaintext: Uint8Array, ctx: CallContext): Promise<EncryptResult> {
@@ -41,21 +41,16 @@ export class EnvelopeService implements KmsServicePort {
     // Pinned to the version Status reports: kube-apiserver requires Encrypt's key_id to equal
     // Status' key_id, so a rotation takes effect for both at once, when the background check sees it.
     const keyVersion = this.keys.current();
-    const [outcome] = await this.withRelogin(() => this.transit.encrypt([{ plaintext, keyVersion }], ctx));
-    if (!outcome.ok) throw outcome.error;
-    this.keys.observe(outcome.keyVersion, 'encrypt');
-    return { ciphertext: Buffer.from(outcome.ciphertext, 'latin1'), keyId: String(outcome.keyVersion) };
+    const sealed = await this.withRelogin(() => this.transit.encrypt({ plaintext, keyVersion }, ctx));
+    this.keys.observe(sealed.keyVersion, 'encrypt');
+    return { ciphertext: Buffer.from(sealed.ciphertext, 'latin1'), keyId: String(sealed.keyVersion) };
   }
 
   async decrypt(input: DecryptInput, ctx: CallContext): Promise<Uint8Array> {
     validateKeyIdAndAnnotations(input);
     const parsed = parseVaultCiphertext(input.ciphertext, LIMITS.maxCiphertextBytes);
     // Identical concurrent Decrypts (a cold-start storm) share one backend request.
-    const outcome = await this.decrypts.run(parsed.text, ctx, (shared) =>
-      this.withRelogin(async () => (await this.transit.decrypt([parsed.text], shared))[0]),
-    );
-    if (!outcome.ok) throw outcome.error;
-    return outcome.plaintext;
+    return this.decrypts.run(parsed.text, ctx, (shared) => this.withRelogin(() => this.transit.decrypt(parsed.text, shared)));
   }
 
   async status(ctx: CallContext): Promise<StatusResult> {

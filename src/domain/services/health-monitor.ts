@@ -156,11 +156,9 @@ export class HealthMonitor {
         return `transit key type ${key.type} does not support encryption and decryption`;
       }
       const probe = randomBytes(PROBE_BYTES);
-      const [enc] = await this.transit.encrypt([{ plaintext: probe }], ctx);
-      if (!enc.ok) return `health round trip encrypt failed: ${enc.error.message}`;
-      const [dec] = await this.transit.decrypt([enc.ciphertext], ctx);
-      if (!dec.ok) return `health round trip decrypt failed: ${dec.error.message}`;
-      if (Buffer.compare(Buffer.from(dec.plaintext), Buffer.from(probe)) !== 0) {
+      const { ciphertext } = await this.transit.encrypt({ plaintext: probe }, ctx);
+      const plaintext = await this.transit.decrypt(ciphertext, ctx);
+      if (Buffer.compare(Buffer.from(plaintext), Buffer.from(probe)) !== 0) {
         return 'health round trip returned different bytes';
       }
       return undefined;

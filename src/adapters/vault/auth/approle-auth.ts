@@ -4,7 +4,7 @@ import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { authData } from '../schemas';
 import { vaultErrorText, type VaultOperation } from '../vault-errors';
 import type { VaultHttpClient } from '../vault-http-client';
-import { errorsOf, parseOk } from '../vault-response';
+import { errorsOf, parseOk } from '../vault-errors';
 import { REFUSED_CREDENTIAL_RETRY_MS, RefusedCredential } from './refused-credential';
 import { readSecretFile } from './secret-file';
 import type { SecretSink } from '../../../ports/logger.port';

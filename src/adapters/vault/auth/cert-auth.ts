@@ -4,13 +4,13 @@ import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { authData } from '../schemas';
 import type { VaultOperation } from '../vault-errors';
 import type { VaultHttpClient } from '../vault-http-client';
-import { parseOk } from '../vault-response';
+import { parseOk } from '../vault-errors';
 import { readClientIdentity, type ClientIdentityFiles } from './client-certificate';
 import { loginRefusal } from './login-refusal';
 import type { SecretSink } from '../../../ports/logger.port';
 
 /** An HTTP client to Vault that presents the given client certificate; closed after one login. */
-export type LoginClientFactory = (identity: { readonly cert: string; readonly key: string }) => Pick<VaultHttpClient, 'request' | 'close'>;
+type LoginClientFactory = (identity: { readonly cert: string; readonly key: string }) => Pick<VaultHttpClient, 'request' | 'close'>;
 
 /**
  * TLS certificate login (POST auth/<mount>/login with {name: role}). The

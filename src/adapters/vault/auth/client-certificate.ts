@@ -4,7 +4,7 @@ import { KmsError } from '../../../ports/errors';
 import type { SecretSink } from '../../../ports/logger.port';
 
 /** A client certificate (chain) and its private key, as PEM text. */
-export interface ClientIdentity {
+interface ClientIdentity {
   readonly cert: string;
   readonly key: string;
   /** The leaf certificate's subject and expiry, for messages (never the key). */

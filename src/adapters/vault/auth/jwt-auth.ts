@@ -4,13 +4,13 @@ import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { authData } from '../schemas';
 import type { VaultOperation } from '../vault-errors';
 import type { VaultHttpClient } from '../vault-http-client';
-import { parseOk } from '../vault-response';
+import { parseOk } from '../vault-errors';
 import { loginRefusal } from './login-refusal';
 import { readSecretFile } from './secret-file';
 import type { SecretSink } from '../../../ports/logger.port';
 
 /** Where the JWT for a login comes from: a file (-jwt-token-path) or the SPIFFE Workload API. */
-export interface JwtTokenSource {
+interface JwtTokenSource {
   /** A JWT to log in with; asked for at every login, since the JWT may have been replaced. */
   fetchToken(ctx: CallContext): Promise<string>;
   /** What to name in errors, e.g. "-jwt-token-path file /var/run/...". */

@@ -1,7 +1,7 @@
 import { KmsError } from '../../../ports/errors';
 import { vaultErrorText, type VaultOperation } from '../vault-errors';
 import type { VaultResponse } from '../vault-http-client';
-import { errorsOf } from '../vault-response';
+import { errorsOf } from '../vault-errors';
 
 /**
  * A login Vault refused (400, 401 or 403) as a permission-denied error that

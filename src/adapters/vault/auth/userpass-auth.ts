@@ -4,7 +4,7 @@ import type { AuthStrategyPort } from '../../../ports/auth.port';
 import { authData } from '../schemas';
 import type { VaultOperation } from '../vault-errors';
 import type { VaultHttpClient } from '../vault-http-client';
-import { parseOk } from '../vault-response';
+import { parseOk } from '../vault-errors';
 import { loginRefusal } from './login-refusal';
 import { REFUSED_CREDENTIAL_RETRY_MS, RefusedCredential } from './refused-credential';
 import { readSecretFile } from './secret-file';
