@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../src/adapters/config/config';
-import { parseConfig } from '../../src/adapters/config/parse';
-import { malformedNoProxyEntry } from '../../src/adapters/config/values';
+import { ConfigError } from '../../src/config/config';
+import { parseConfig } from '../../src/config/parse';
+import { malformedNoProxyEntry } from '../../src/config/values';
 import { noProxyMatches } from '../../src/adapters/vault/proxy';
 
 /** issue 22 item 9: NO_PROXY=10.0.0.0/99 with a proxy set crashed start-up with an error naming neither. */
