@@ -1,7 +1,8 @@
 import { ConfigError, type PluginConfig } from '../config/config';
 import { vaultAddresses, secretFiles } from '../config/credential-files';
+import { asksForHelp, parseCheckFlags } from '../config/command-line';
 import { checkConfiguredFiles, parseConfig } from '../config/parse';
-import { checkCommand, type ComposedCheck } from '../adapters/cli-check/check-command';
+import { CHECK_USAGE, checkCommand, type ComposedCheck } from '../adapters/cli-check/check-command';
 import type { InsecureSetup } from '../adapters/cli-check/doctor';
 import { KmsSocketClient } from '../adapters/grpc/kms-socket-client';
 import { SYSTEM_CLOCK } from '../adapters/runtime/system';
@@ -17,15 +18,27 @@ import { authStrategy } from './vault-login';
 const CHECK_STEP_MS = 20_000;
 
 /** `vault-kubernetes-kms check ...`: resolves to the exit code. */
-export function runCheck(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return checkCommand(argv, (rest) => composeCheck(rest, env), STDIO);
+export async function runCheck(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (asksForHelp(argv)) {
+    STDIO.write(CHECK_USAGE);
+    return 0;
+  }
+  let line: ReturnType<typeof parseCheckFlags>;
+  try {
+    line = parseCheckFlags(argv);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    STDIO.writeError(`vault-kubernetes-kms check: ${e.message}\n`);
+    return 2;
+  }
+  return checkCommand(line.options, () => composeCheck(line.pluginArgs, env), STDIO);
 }
 
 /**
  * `check`: the configuration the plugin would run with, and the plugin's own
  * Vault client, auth strategy and transit adapter behind the doctor's port.
  */
-function composeCheck(argv: string[], env: NodeJS.ProcessEnv): ComposedCheck {
+function composeCheck(argv: readonly string[], env: NodeJS.ProcessEnv): ComposedCheck {
   const invalid = (error: string): ComposedCheck => ({ input: { kind: 'invalid-config', error }, close: async () => {} });
   let config: PluginConfig;
   try {

@@ -1,3 +1,4 @@
+import { parseClientFlags } from '../config/command-line';
 import { OPTION_BY_FLAG } from '../config/options';
 import { parseDurationMs, parseSocketUrl } from '../config/values';
 import { clientCommand } from '../adapters/cli-client/client-command';
@@ -8,6 +9,7 @@ import { STDIO } from './stdio';
 export function runClient(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   return clientCommand(argv, {
     ...STDIO,
+    parseFlags: parseClientFlags,
     parseSocket: (url: string) => parseSocketUrl(url)?.path,
     parseDuration: parseDurationMs,
     open: (socketPath: string, api: 'v2' | 'v1', timeoutMs: number) => new KmsSocketClient(socketPath, api, timeoutMs),
