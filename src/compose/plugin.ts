@@ -1,4 +1,4 @@
-import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
+import { container as rootContainer } from 'tsyringe';
 import { ConfigError, type PluginConfig } from '../config/config';
 import { credentialFile } from '../config/credential-files';
 import { checkConfiguredFiles, parseConfig } from '../config/parse';
@@ -103,7 +103,8 @@ Commands (each has its own -help):
 
 /**
  * Chooses the implementation behind every port and registers it in one
- * container; the `check` and `client` commands have roots of their own.
+ * container, then builds the two servers at the edge over the services it
+ * resolves; the `check` and `client` commands have roots of their own.
  * A Decrypt travels:
  *   socket -> KmsGrpcServer -> kmsV2Handlers -> TOKENS.KmsService (EnvelopeService: validate, single-flight)
  *   -> TOKENS.Transit (CoalescingTransit: batching) -> TOKENS.TransitBackend (VaultTransitAdapter)
@@ -119,8 +120,7 @@ function composePlugin(config: PluginConfig, exposure: StartupExposure): Plugin 
   logStartup(config, log, exposure);
   const metrics = new PrometheusMetrics();
 
-  const c: DependencyContainer = rootContainer.createChildContainer();
-  const once = <T>(make: (r: DependencyContainer) => T) => ({ useFactory: instanceCachingFactory<T>(make) });
+  const c = rootContainer.createChildContainer();
   c.register(TOKENS.Clock, { useValue: SYSTEM_CLOCK });
   c.register(TOKENS.Scheduler, { useValue: TIMER_SCHEDULER });
   c.register(TOKENS.Random, { useValue: CRYPTO_RANDOM });
@@ -167,29 +167,24 @@ function composePlugin(config: PluginConfig, exposure: StartupExposure): Plugin 
   c.register(TOKENS.OperatorControls, { useValue: controls });
   registerDomainServices(c, auth.method === 'dev' ? 'none' : 'vault-token');
 
+  const kms = c.resolve<KmsServicePort>(TOKENS.KmsService);
   const deps = { log, metrics };
-  c.register(KmsGrpcServer, once((r) => {
-    const kms = r.resolve<KmsServicePort>(TOKENS.KmsService);
-    return new KmsGrpcServer(
-      {
-        socket: config.socket,
-        socketMode: config.socketMode,
-        forceOverwrite: config.forceSocketOverwrite,
-        v2: config.enableV2 ? kmsV2Handlers(kms, deps) : undefined,
-        v1: config.enableV1 ? kmsV1Handlers(kms, deps, VERSION) : disabledV1Handlers(deps.log),
-      },
-      log,
-    );
-  }));
-  c.register(HealthHttpServer, once((r) => {
-    const grpc = r.resolve(KmsGrpcServer);
-    const health = r.resolve(HealthMonitor);
-    return new HealthHttpServer(config.health, {
-      live: () => grpc.isServing(),
-      health: () => health.state.snapshot(Date.now()),
-      metrics: () => metrics.exposition(),
-    });
-  }));
+  const grpc = new KmsGrpcServer(
+    {
+      socket: config.socket,
+      socketMode: config.socketMode,
+      forceOverwrite: config.forceSocketOverwrite,
+      v2: config.enableV2 ? kmsV2Handlers(kms, deps) : undefined,
+      v1: config.enableV1 ? kmsV1Handlers(kms, deps, VERSION) : disabledV1Handlers(deps.log),
+    },
+    log,
+  );
+  const health = c.resolve(HealthMonitor);
+  const healthServer = new HealthHttpServer(config.health, {
+    live: () => grpc.isServing(),
+    health: () => health.state.snapshot(Date.now()),
+    metrics: () => metrics.exposition(),
+  });
 
   if (vault) metrics.vaultAddressInUse(vault.endpoints.states());
   // Vault's Community Edition would serve a namespaced configuration from the root namespace: say so at once.
@@ -198,8 +193,8 @@ function composePlugin(config: PluginConfig, exposure: StartupExposure): Plugin 
     config,
     log,
     metrics,
-    grpc: c.resolve(KmsGrpcServer),
-    healthServer: c.resolve(HealthHttpServer),
+    grpc,
+    healthServer,
     checks: c.resolve(BackgroundChecks),
     close: async () => {
       await vault?.close();

@@ -47,7 +47,7 @@ export class BackgroundChecks {
     });
   }
 
-  /** Starts the token check and the health checks; the first of each runs at once. */
+  /** Starts the checks: the token check and the full health check at once, the quick address check after its interval. */
   start(): void {
     if (this.tasks) return;
     const s = this.settings.schedule;

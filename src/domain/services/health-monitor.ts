@@ -5,16 +5,15 @@ import type { MetricsPort } from '../../ports/metrics.port';
 import { TOKENS } from '../../ports/tokens';
 import type { TransitPort } from '../../ports/transit.port';
 import type { VaultAddressCheck, VaultAddressesPort } from '../../ports/vault-addresses.port';
+import type { VaultRequestOutcome } from '../../ports/vault-requests.port';
 import { withTimeout } from '../../ports/call-context';
 import { asKmsError } from '../../ports/errors';
 import { HealthState } from '../model/health-state';
 import { KeyVersionTracker } from '../model/key-version-tracker';
-import type { VaultRequestOutcome } from '../../ports/vault-requests.port';
 import type { CredentialCheck } from './credentials';
 import type { DomainSettings } from './settings';
 
 const PROBE_BYTES = 16;
-
 
 /**
  * The background check behind /health and KMS v2 Status: at least one Vault
@@ -22,7 +21,7 @@ const PROBE_BYTES = 16;
  * credentials usable, key readable (which also refreshes key_id), and one
  * encrypt/decrypt round trip of random bytes. Costs three Vault requests plus
  * one sys/health per address per run, whatever the probe or Status rate.
- * Runs periodically, at once (rate-bounded) when a request outcome
+ * BackgroundChecks runs it periodically, at once (rate-bounded) when a request outcome
  * contradicts the current verdict (see requestOutcome), and when the cheap
  * address check between two runs finds no usable Vault (see quickCheck).
  */
