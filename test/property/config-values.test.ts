@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseConfig } from '../../src/adapters/config/parse';
-import { ConfigError } from '../../src/adapters/config/config';
-import { OPTIONS } from '../../src/adapters/config/options';
+import { parseConfig } from '../../src/config/parse';
+import { ConfigError } from '../../src/config/config';
+import { OPTIONS } from '../../src/config/options';
 
 /** Every flag with arbitrary values, types and combinations: a config or a ConfigError naming an option, nothing else. */
 describe('configuration (property-based)', () => {

@@ -10,7 +10,7 @@ import { TokenLifecycle } from '../../src/domain/services/token-lifecycle';
 import { registerDomainServices } from '../../src/domain/services/register-domain-services';
 import { FakeAuth, FakeClock, FakeSession, FakeTransit, MemoryLogger, TEST_SETTINGS } from './fakes';
 
-/** The test wiring: the real domain services over fake ports, registered as main.ts registers them. */
+/** The test wiring: the real domain services over fake ports, registered as the plugin's composition root (src/compose/plugin.ts) registers them. */
 export function domainWithFakes(opts: { vaultAddresses?: VaultAddressesPort } = {}) {
   const c = container.createChildContainer();
   if (opts.vaultAddresses) c.register(TOKENS.VaultAddresses, { useValue: opts.vaultAddresses });

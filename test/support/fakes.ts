@@ -3,7 +3,7 @@ import type { CallContext } from '../../src/ports/call-context';
 import { KmsError } from '../../src/ports/errors';
 import { formatVaultCiphertext, splitVaultCiphertext } from '../../src/domain/model/vault-ciphertext';
 import type { TokenLookup } from '../../src/ports/token-lookup';
-import type { DomainSettings } from '../../src/domain/services/settings';
+import { domainSettings, type DomainSettings } from '../../src/domain/services/settings';
 import type { AuthStrategyPort, TokenSessionPort } from '../../src/ports/auth.port';
 import type { ClockPort } from '../../src/ports/clock.port';
 import type { LogFields, LoggerPort } from '../../src/ports/logger.port';
@@ -102,10 +102,9 @@ export class FakeAuth implements AuthStrategyPort {
   }
 }
 
+/** The plugin's own settings (token check every 60 s, health every 15 s), with a longer background budget and small batches. */
 export const TEST_SETTINGS: DomainSettings = {
-  renewal: { incrementSeconds: 3600, checkIntervalSeconds: 60 },
-  healthMaxAgeMs: 50_000,
-  reloginMinIntervalMs: 2000,
+  ...domainSettings({ tokenRenewalSeconds: 3600, tokenRefreshIntervalMs: 60_000, healthCheckIntervalMs: 15_000 }),
   backgroundTimeoutMs: 10_000,
   coalescing: { maxInFlight: 2, maxBatch: 4 },
 };

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig } from '../../src/adapters/config/parse';
-import { ConfigError, type PluginConfig } from '../../src/adapters/config/config';
+import { parseConfig } from '../../src/config/parse';
+import { ConfigError, type PluginConfig } from '../../src/config/config';
 
 /** -vault-address as a comma-separated list of the nodes of one cluster (docs/ha.md). */
 const AUTH = ['-auth-method=token', '-token=hvs.ABC123'];

@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseConfig } from '../../src/adapters/config/parse';
-import { ConfigError, type PluginConfig } from '../../src/adapters/config/config';
-import { OPTION_BY_FLAG } from '../../src/adapters/config/options';
+import { parseConfig } from '../../src/config/parse';
+import { ConfigError, type PluginConfig } from '../../src/config/config';
+import { OPTION_BY_FLAG } from '../../src/config/options';
 
 /** The userpass, cert and jwt options: the Go plugin v1.4.0's names, env vars and defaults, and our validation. */
 const run = (argv: string[], env: Record<string, string> = {}): PluginConfig => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { OPTIONS } from '../../src/adapters/config/options';
+import { OPTIONS } from '../../src/config/options';
 
 const ROOT = resolve(__dirname, '../../..');
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig, withoutUserInfo } from '../../src/adapters/config/parse';
-import { ConfigError, type PluginConfig } from '../../src/adapters/config/config';
+import { parseConfig, withoutUserInfo } from '../../src/config/parse';
+import { ConfigError, type PluginConfig } from '../../src/config/config';
 
 /** Configuration rules from the security review (issue 10 items 5, 9, 10, 11). */
 const TOKEN_ARGS = ['-vault-address=https://vault.example.com:8200', '-auth-method=token', '-token=hvs.ABC123'];

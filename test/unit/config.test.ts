@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig } from '../../src/adapters/config/parse';
-import { ConfigError, type PluginConfig } from '../../src/adapters/config/config';
-import { OPTIONS } from '../../src/adapters/config/options';
+import { parseConfig } from '../../src/config/parse';
+import { ConfigError, type PluginConfig } from '../../src/config/config';
+import { OPTIONS } from '../../src/config/options';
 
 const run = (argv: string[], env: Record<string, string> = {}): PluginConfig => {
   const o = parseConfig(argv, env);

@@ -9,9 +9,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
-import { parseConfig } from '../../src/adapters/config/parse';
-import type { PluginConfig } from '../../src/adapters/config/config';
-import { OPTIONS } from '../../src/adapters/config/options';
+import { parseConfig } from '../../src/config/parse';
+import type { PluginConfig } from '../../src/config/config';
+import { OPTIONS } from '../../src/config/options';
 import { parseAllDocuments } from 'yaml';
 
 const ROOT = resolve(__dirname, '../../..');

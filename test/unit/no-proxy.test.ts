@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../src/adapters/config/config';
-import { parseConfig } from '../../src/adapters/config/parse';
-import { malformedNoProxyEntry } from '../../src/adapters/config/values';
+import { ConfigError } from '../../src/config/config';
+import { parseConfig } from '../../src/config/parse';
+import { malformedNoProxyEntry } from '../../src/config/values';
 import { proxyFor } from '../../src/adapters/vault/proxy';
 
 /** Whether NO_PROXY keeps a request to `url` off the proxy that HTTPS_PROXY names (none of these hosts is loopback). */

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { OPTIONS } from '../../src/adapters/config/options';
+import { OPTIONS } from '../../src/config/options';
 import { HIDDEN_VALUE, SECRET_FLAGS, findSecretArguments } from '../../src/adapters/runtime/process-exposure';
 
 describe('findSecretArguments (the process title without credentials)', () => {

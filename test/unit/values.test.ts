@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDurationMs, parseGoBool, parseListenAddress, parseSocketUrl } from '../../src/adapters/config/values';
+import { parseDurationMs, parseGoBool, parseListenAddress, parseSocketUrl } from '../../src/config/values';
 
 describe('option value parsers (Go semantics)', () => {
   it('parses Go durations', () => {

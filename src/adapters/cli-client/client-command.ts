@@ -2,6 +2,7 @@ import { lstat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { ClientFlags } from './client-settings';
 
 /** The socket client the composition root hands in (the gRPC adapter's KmsSocketClient). */
 export interface KmsSocketConnection {
@@ -12,6 +13,8 @@ export interface KmsSocketConnection {
 }
 
 export interface ClientDeps {
+  /** The command line read by the program's one parser; throws an Error whose message names the flag. */
+  parseFlags(argv: readonly string[]): ClientFlags;
   /** "unix:///path" → the file path; undefined when it is not such a URL. */
   parseSocket(url: string): string | undefined;
   /** "5s" → milliseconds; undefined when it is not a duration. */
@@ -57,8 +60,6 @@ interface ClientArgs {
   readonly timeoutMs: number;
 }
 
-const FLAGS = new Set(['socket', 'api', 'key-id', 'output', 'timeout']);
-
 /** `client`: one call on the socket. Resolves to the exit code. */
 export async function clientCommand(argv: readonly string[], deps: ClientDeps): Promise<number> {
   if (argv.length === 0) {
@@ -71,7 +72,7 @@ export async function clientCommand(argv: readonly string[], deps: ClientDeps): 
   }
   let args: ClientArgs;
   try {
-    args = parseClientArgs(argv, deps);
+    args = clientArgs(deps.parseFlags(argv), deps);
   } catch (e) {
     deps.writeError(`vault-kubernetes-kms client: ${(e as Error).message}\nRun vault-kubernetes-kms client -help for the usage.\n`);
     return 2;
@@ -123,38 +124,23 @@ async function run(args: ClientArgs, conn: KmsSocketConnection, deps: ClientDeps
   return 0;
 }
 
-function parseClientArgs(argv: readonly string[], deps: ClientDeps): ClientArgs {
-  const [command, ...rest] = argv;
-  if (command !== 'status' && command !== 'encrypt' && command !== 'decrypt') {
-    throw new UsageError(`unknown command "${String(command).slice(0, 20)}": use status, encrypt or decrypt`);
-  }
-  const values = new Map<string, string>();
-  const positional: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const m = /^--?([a-z-]+)(?:=(.*))?$/s.exec(rest[i]);
-    if (!m || rest[i] === '-' || rest[i] === '--') {
-      positional.push(rest[i]);
-      continue;
-    }
-    if (!FLAGS.has(m[1])) throw new UsageError(`unknown option -${m[1]}`);
-    if (m[2] !== undefined) values.set(m[1], m[2]);
-    else if (i + 1 < rest.length) values.set(m[1], rest[++i]);
-    else throw new UsageError(`-${m[1]} needs a value`);
-  }
-  if (positional.length > (command === 'status' ? 0 : 1)) throw new UsageError(`${command} takes ${command === 'status' ? 'no argument' : 'at most one argument'} (quote a plaintext with spaces)`);
-  const socketUrl = values.get('socket') ?? deps.defaultSocket;
+/** The values of the flags the parser read, checked; a usage error names the flag. */
+function clientArgs(flags: ClientFlags, deps: ClientDeps): ClientArgs {
+  const command = flags.action;
+  if (flags.operands.length > (command === 'status' ? 0 : 1)) throw new UsageError(`${command} takes ${command === 'status' ? 'no argument' : 'at most one argument'} (quote a plaintext with spaces)`);
+  const socketUrl = flags.socket ?? deps.defaultSocket;
   const socket = deps.parseSocket(socketUrl.includes('://') ? socketUrl : `unix://${socketUrl}`);
   if (!socket || socket.startsWith('@')) throw new UsageError(`-socket "${socketUrl}" is not a unix socket URL such as unix:///opt/kms/vaultkms.socket`);
-  const api = values.get('api') ?? 'v2';
+  const api = flags.api ?? 'v2';
   if (api !== 'v2' && api !== 'v1') throw new UsageError(`-api must be v2 or v1, not "${api.slice(0, 20)}"`);
-  const output = values.get('output') ?? 'text';
+  const output = flags.output ?? 'text';
   if (output !== 'text' && output !== 'json') throw new UsageError(`-output must be text or json, not "${output.slice(0, 20)}"`);
-  const timeoutText = values.get('timeout') ?? '5s';
+  const timeoutText = flags.timeout ?? '5s';
   const timeoutMs = deps.parseDuration(timeoutText);
   if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`-timeout "${timeoutText.slice(0, 20)}" is not a positive duration (examples: 500ms, 5s)`);
-  const keyId = values.get('key-id') ?? '';
+  const keyId = flags.keyId ?? '';
   if (command === 'decrypt' && api === 'v2' && keyId === '') throw new UsageError('decrypt with -api v2 needs -key-id (the key_id encrypt printed)');
-  return { command, argument: positional[0], socket, api, keyId, output, timeoutMs };
+  return { command, argument: flags.operands[0], socket, api, keyId, output, timeoutMs };
 }
 
 /** Why the socket cannot be used, said before dialing: gRPC alone would only say UNAVAILABLE. */

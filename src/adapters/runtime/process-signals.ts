@@ -7,8 +7,9 @@
  *  - SIGTERM/SIGINT arriving while the plugin is still starting would kill it
  *    with the default action and leave the socket behind; they are remembered
  *    and honoured as soon as start-up is done; a second one exits at once.
- *  - SIGHUP and SIGUSR2 kill by default; they are routed to a handler main.ts
- *    sets (re-read credential files; rotate the dev key), or logged and ignored.
+ *  - SIGHUP and SIGUSR2 kill by default; they are routed to the handler the
+ *    plugin's composition root sets (BackgroundChecks.signal: re-read the
+ *    credential file and log in; rotate the dev key), or logged and ignored.
  */
 export type StopSignal = 'SIGTERM' | 'SIGINT';
 export type ControlSignal = 'SIGHUP' | 'SIGUSR1' | 'SIGUSR2';
@@ -19,7 +20,7 @@ class ProcessSignals {
   private stopSignal: StopSignal | undefined;
   private onStop: ((s: StopSignal) => void) | undefined;
   private onControl: ControlHandler | undefined;
-  /** Control signals that arrived before main.ts had a handler (and a logger). */
+  /** Control signals that arrived before the plugin had a handler (and a logger). */
   private readonly early: ControlSignal[] = [];
 
   constructor() {

@@ -28,7 +28,7 @@ interface RequestOptions {
 
 /** Sees every HTTP attempt: a closed-set operation name, "2xx"/"4xx"/"5xx"/"error", seconds. */
 /** outcome is the metric label (2xx, 4xx, 5xx, error); status is the HTTP status when Vault answered. */
-type VaultRequestObserver = (operation: string, outcome: string, seconds: number, status?: number) => void;
+export type VaultRequestObserver = (operation: string, outcome: string, seconds: number, status?: number) => void;
 
 /**
  * How much of a Vault answer is read: this much plus twice the size of what

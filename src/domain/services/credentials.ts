@@ -20,10 +20,17 @@ export interface TokenRejectionHandler {
   onTokenRejected(usedGeneration: number, tokenInvalid: boolean): Promise<boolean>;
 }
 
-export const CREDENTIALS_TOKENS = {
-  Check: Symbol('CredentialCheck'),
-  RejectionHandler: Symbol('TokenRejectionHandler'),
-} as const;
+/** Keeps the credentials usable in the background, and logs in again when the operator asks (SIGHUP). */
+export interface CredentialUpkeep {
+  /** False when the backend needs no credentials: nothing to keep, nothing to log in again with. */
+  readonly kept: boolean;
+  isLoggedIn(): boolean;
+  /** The periodic check: log in if needed, else look the token up and renew it when due. Throws when it failed. */
+  tick(): Promise<void>;
+  /** Logs in now (reading a credential file again). */
+  login(): Promise<void>;
+}
 
 export const NO_CREDENTIALS_NEEDED: CredentialCheck = { credentialStatus: () => ({ ok: true }) };
 export const NEVER_RELOGIN: TokenRejectionHandler = { generation: () => 0, onTokenRejected: async () => false };
+export const NO_CREDENTIALS_TO_KEEP: CredentialUpkeep = { kept: false, isLoggedIn: () => true, tick: async () => {}, login: async () => {} };

@@ -9,7 +9,7 @@ import { KmsError, asKmsError } from '../../ports/errors';
 import { KeyVersionTracker } from '../model/key-version-tracker';
 import { LIMITS } from '../model/limits';
 import { parseVaultCiphertext } from '../model/vault-ciphertext';
-import { CREDENTIALS_TOKENS, type TokenRejectionHandler } from './credentials';
+import type { TokenRejectionHandler } from './credentials';
 import { HealthMonitor } from './health-monitor';
 import { SingleFlight } from './coalescing-transit';
 
@@ -28,7 +28,7 @@ export class EnvelopeService implements KmsServicePort {
     @inject(HealthMonitor) private readonly health: HealthMonitor,
     @inject(TOKENS.Clock) private readonly clock: ClockPort,
     @inject(TOKENS.Metrics) metrics: MetricsPort,
-    @inject(CREDENTIALS_TOKENS.RejectionHandler) private readonly tokens: TokenRejectionHandler,
+    @inject(TOKENS.TokenRejectionHandler) private readonly tokens: TokenRejectionHandler,
   ) {
     this.decrypts = new SingleFlight<Uint8Array>(() => metrics.singleFlightHit());
   }

@@ -5,21 +5,15 @@ import type { MetricsPort } from '../../ports/metrics.port';
 import { TOKENS } from '../../ports/tokens';
 import type { TransitPort } from '../../ports/transit.port';
 import type { VaultAddressCheck, VaultAddressesPort } from '../../ports/vault-addresses.port';
+import type { VaultRequestOutcome } from '../../ports/vault-requests.port';
 import { withTimeout } from '../../ports/call-context';
 import { asKmsError } from '../../ports/errors';
 import { HealthState } from '../model/health-state';
 import { KeyVersionTracker } from '../model/key-version-tracker';
-import { CREDENTIALS_TOKENS, type CredentialCheck } from './credentials';
+import type { CredentialCheck } from './credentials';
 import type { DomainSettings } from './settings';
 
 const PROBE_BYTES = 16;
-
-/** What a Vault request told about Vault: it answered, it refused the credentials (401/403), or it failed (5xx, network). */
-export type VaultRequestOutcome = 'answered' | 'refused' | 'failed';
-/** Defaults of the optional DomainSettings below: short, so that health follows Vault within seconds. */
-const DEFAULT_ADDRESS_CHECK_TIMEOUT_MS = 1000;
-const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 5000;
-const DEFAULT_RECHECK_MIN_INTERVAL_MS = 1000;
 
 /**
  * The background check behind /health and KMS v2 Status: at least one Vault
@@ -27,7 +21,7 @@ const DEFAULT_RECHECK_MIN_INTERVAL_MS = 1000;
  * credentials usable, key readable (which also refreshes key_id), and one
  * encrypt/decrypt round trip of random bytes. Costs three Vault requests plus
  * one sys/health per address per run, whatever the probe or Status rate.
- * Runs periodically, at once (rate-bounded) when a request outcome
+ * BackgroundChecks runs it periodically, at once (rate-bounded) when a request outcome
  * contradicts the current verdict (see requestOutcome), and when the cheap
  * address check between two runs finds no usable Vault (see quickCheck).
  */
@@ -47,7 +41,7 @@ export class HealthMonitor {
     @inject(TOKENS.Logger) private readonly log: LoggerPort,
     @inject(TOKENS.Metrics) private readonly metrics: MetricsPort,
     @inject(TOKENS.DomainSettings) private readonly settings: DomainSettings,
-    @inject(CREDENTIALS_TOKENS.Check) private readonly credentials: CredentialCheck,
+    @inject(TOKENS.CredentialCheck) private readonly credentials: CredentialCheck,
     @inject(TOKENS.VaultAddresses) private readonly vaultAddresses: VaultAddressesPort,
   ) {
     this.state = new HealthState(settings.healthMaxAgeMs);
@@ -65,7 +59,7 @@ export class HealthMonitor {
     const healthy = this.state.snapshot(now).healthy;
     const contradicts = healthy ? outcome !== 'answered' : outcome === 'answered';
     if (!contradicts) return false;
-    if (now - this.lastRecheckAt < (this.settings.recheckMinIntervalMs ?? DEFAULT_RECHECK_MIN_INTERVAL_MS)) return false;
+    if (now - this.lastRecheckAt < this.settings.recheckMinIntervalMs) return false;
     this.lastRecheckAt = now;
     return true;
   }
@@ -131,7 +125,7 @@ export class HealthMonitor {
   /** With Vault addresses: the problem when none of them answers as usable, recorded per address for /health. */
   private async checkAddresses(): Promise<string | undefined> {
     if (this.vaultAddresses.addresses().length === 0) return undefined;
-    const ctx = withTimeout(this.clock.now(), this.settings.addressCheckTimeoutMs ?? DEFAULT_ADDRESS_CHECK_TIMEOUT_MS);
+    const ctx = withTimeout(this.clock.now(), this.settings.addressCheckTimeoutMs);
     const checks = await this.vaultAddresses.checkAll(ctx);
     this.state.recordAddresses(checks);
     this.metrics.vaultAddresses?.(checks);
@@ -142,7 +136,7 @@ export class HealthMonitor {
   private async findProblem(randomBytes: (n: number) => Uint8Array): Promise<string | undefined> {
     const creds = this.credentials.credentialStatus();
     if (!creds.ok) return creds.reason;
-    const ctx = withTimeout(this.clock.now(), this.settings.healthCheckTimeoutMs ?? DEFAULT_HEALTH_CHECK_TIMEOUT_MS);
+    const ctx = withTimeout(this.clock.now(), this.settings.healthCheckTimeoutMs);
     try {
       const key = await this.transit.readKey(ctx);
       const seen = this.keys.observe(key.latestVersion, 'key-read');

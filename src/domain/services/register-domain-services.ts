@@ -1,9 +1,11 @@
 import type { DependencyContainer } from 'tsyringe';
 import { TOKENS } from '../../ports/tokens';
 import { NO_VAULT_ADDRESSES } from '../../ports/vault-addresses.port';
+import { NO_VAULT_REQUESTS } from '../../ports/vault-requests.port';
 import { KeyVersionTracker } from '../model/key-version-tracker';
+import { BackgroundChecks } from './background-checks';
 import { CoalescingTransit } from './coalescing-transit';
-import { CREDENTIALS_TOKENS, NEVER_RELOGIN, NO_CREDENTIALS_NEEDED } from './credentials';
+import { NEVER_RELOGIN, NO_CREDENTIALS_NEEDED, NO_CREDENTIALS_TO_KEEP } from './credentials';
 import { EnvelopeService } from './envelope-service';
 import { HealthMonitor } from './health-monitor';
 import { TokenLifecycle } from './token-lifecycle';
@@ -16,26 +18,31 @@ export type CredentialMode = 'vault-token' | 'none';
 
 /**
  * Registers the domain services, one instance each per container. The
- * production composition root and every test container call this, so the
- * domain is wired the same way everywhere; the implementations behind the
- * ports (TransitBackend, Clock, Logger, Metrics, DomainSettings, and for
- * 'vault-token' AuthStrategy and TokenSession) are the caller's choice.
+ * composition roots and every test container call this, so the domain is
+ * wired the same way everywhere; the implementations behind the ports
+ * (TransitBackend, Clock, Logger, Metrics, DomainSettings, for
+ * 'vault-token' AuthStrategy and TokenSession, and for BackgroundChecks
+ * Scheduler, Random and OperatorControls) are the caller's choice.
  */
 export function registerDomainServices(c: DependencyContainer, credentials: CredentialMode): void {
-  // Without Vault addresses (-dev, tests over fakes) the health check has none to check.
+  // Without Vault (-dev, tests over fakes) the health check has no address to check and hears of no request.
   if (!c.isRegistered(TOKENS.VaultAddresses)) c.register(TOKENS.VaultAddresses, { useValue: NO_VAULT_ADDRESSES });
+  if (!c.isRegistered(TOKENS.VaultRequests)) c.register(TOKENS.VaultRequests, { useValue: NO_VAULT_REQUESTS });
   c.registerSingleton(KeyVersionTracker);
   c.registerSingleton(HealthMonitor);
   c.registerSingleton(EnvelopeService);
   c.register(TOKENS.KmsService, { useToken: EnvelopeService });
   c.registerSingleton(CoalescingTransit);
   c.register(TOKENS.Transit, { useToken: CoalescingTransit });
+  c.registerSingleton(BackgroundChecks);
   if (credentials === 'vault-token') {
     c.registerSingleton(TokenLifecycle);
-    c.register(CREDENTIALS_TOKENS.Check, { useToken: TokenLifecycle });
-    c.register(CREDENTIALS_TOKENS.RejectionHandler, { useToken: TokenLifecycle });
+    c.register(TOKENS.CredentialCheck, { useToken: TokenLifecycle });
+    c.register(TOKENS.TokenRejectionHandler, { useToken: TokenLifecycle });
+    c.register(TOKENS.CredentialUpkeep, { useToken: TokenLifecycle });
   } else {
-    c.register(CREDENTIALS_TOKENS.Check, { useValue: NO_CREDENTIALS_NEEDED });
-    c.register(CREDENTIALS_TOKENS.RejectionHandler, { useValue: NEVER_RELOGIN });
+    c.register(TOKENS.CredentialCheck, { useValue: NO_CREDENTIALS_NEEDED });
+    c.register(TOKENS.TokenRejectionHandler, { useValue: NEVER_RELOGIN });
+    c.register(TOKENS.CredentialUpkeep, { useValue: NO_CREDENTIALS_TO_KEEP });
   }
 }

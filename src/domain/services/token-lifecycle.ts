@@ -7,7 +7,7 @@ import { TOKENS } from '../../ports/tokens';
 import { withTimeout } from '../../ports/call-context';
 import { asKmsError } from '../../ports/errors';
 import { decideAfterRenewal, decideOnLookup } from '../model/renewal-policy';
-import type { CredentialCheck, CredentialStatus, TokenRejectionHandler } from './credentials';
+import type { CredentialCheck, CredentialStatus, CredentialUpkeep, TokenRejectionHandler } from './credentials';
 import type { DomainSettings } from './settings';
 
 /**
@@ -17,7 +17,8 @@ import type { DomainSettings } from './settings';
  * shared by concurrent callers).
  */
 @injectable()
-export class TokenLifecycle implements CredentialCheck, TokenRejectionHandler {
+export class TokenLifecycle implements CredentialCheck, TokenRejectionHandler, CredentialUpkeep {
+  readonly kept = true;
   private status: CredentialStatus = { ok: false, reason: 'not logged in to Vault yet', pending: true };
   private loggedIn = false;
   /** Increments with every successful login: tells a request whether its token was already replaced. */

@@ -1,28 +1,11 @@
 /**
- * The validated configuration the composition root wires from. The shapes are
- * the config adapter's own; each adapter declares the settings it takes, and
- * main.ts, which hands one to the other, is where TypeScript checks they fit.
+ * The validated configuration the composition roots wire from. The Vault
+ * adapter owns the shape of its settings (VaultClientSettings) and the
+ * configuration fills it in; the other shapes are the configuration's own,
+ * and src/compose, which hands them to the adapters, is where TypeScript
+ * checks that they fit.
  */
-export interface VaultClientSettings {
-  /** The first (or only) address of -vault-address. */
-  readonly address: string;
-  /** Every address of -vault-address when it lists several nodes of one cluster, in order of preference. */
-  readonly addresses?: readonly string[];
-  readonly namespace?: string;
-  readonly caCertFile?: string;
-  readonly caPath?: string;
-  readonly clientCertFile?: string;
-  readonly clientKeyFile?: string;
-  readonly skipVerify: boolean;
-  readonly tlsServerName?: string;
-  /** Per-attempt timeout (VAULT_CLIENT_TIMEOUT), default 60 s. */
-  readonly timeoutMs: number;
-  /** Most retries after the first attempt (VAULT_MAX_RETRIES); Infinity (the default) retries until the caller's deadline. */
-  readonly maxRetries: number;
-  readonly proxy?: { readonly httpProxy?: string; readonly httpsProxy?: string; readonly noProxy?: string };
-  /** Origins besides -vault-address's own that a redirect may lead to (-vault-redirect-origins). */
-  readonly redirectOrigins?: readonly string[];
-}
+import type { VaultClientSettings } from '../adapters/vault/vault-settings';
 
 export interface ListenAddress {
   /** Empty string means every interface, as Go's ":8080" does. */

@@ -1,9 +1,9 @@
-import yargs from 'yargs';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, type AuthSettings, type PluginConfig, type VaultClientSettings } from './config';
-import { normalizeGoArgs } from './go-flags';
+import type { VaultClientSettings } from '../adapters/vault/vault-settings';
+import { ConfigError, type AuthSettings, type PluginConfig } from './config';
+import { parsePluginFlags } from './command-line';
 import { OPTIONS, describeOption, type OptionSpec } from './options';
 import { certSettings, jwtSettings, userpassSettings, type OptionReader } from './auth-method-settings';
 import { malformedNoProxyEntry, parseDurationMs, parseFileMode, parseGoBool, parseInteger, parseListenAddress, parseSocketUrl } from './values';
@@ -19,21 +19,7 @@ const DEV_SOCKET = 'unix://.dev/vaultkms.socket';
 
 /** Flags beat env vars; env vars beat defaults. Throws ConfigError naming the option. */
 export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
-  const { tokens, positional } = normalizeGoArgs(argv);
-  if (positional.length > 0) {
-    const bareBoolean = booleanWithSpacedValue(argv[argv.length - positional.length - 1], positional[0]);
-    if (bareBoolean) throw new ConfigError(bareBoolean);
-    // Never echoed: `-token= s.SECRET` makes the secret a stray argument, and stderr ends up in the container log.
-    const at = argv.length - positional.length + 1;
-    throw new ConfigError(`unexpected argument at position ${at} (value not shown): options are given as -name=value, with no space after "="`);
-  }
-  const parser = buildParser(tokens);
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = parser.parseSync() as Record<string, unknown>;
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
+  const parsed = parsePluginFlags(argv);
   if (parsed.help === true) return { kind: 'help', text: helpText() };
   if (parsed.version !== undefined && parseGoBool(String(parsed.version)) === true) return { kind: 'version' };
 
@@ -47,43 +33,6 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
     }
   }
   return { kind: 'run', config: buildConfig(raw, env) };
-}
-
-/**
- * `-debug false`: in Go flag syntax a bare boolean flag means true and stops
- * there, so "false" is a stray argument. Said as such, naming the flag and
- * its env var; only a boolean word is echoed, never another value.
- */
-function booleanWithSpacedValue(flagArg: string | undefined, value: string): string | undefined {
-  const name = /^--?([a-z0-9-]+)$/.exec(flagArg ?? '')?.[1];
-  const spec = name ? OPTIONS.find((o) => o.flag === name) : undefined;
-  if (!spec || spec.type !== 'boolean' || parseGoBool(value) === undefined) return undefined;
-  return `${describeOption(spec.flag)} is a boolean: write -${spec.flag}=${value} (Go flag syntax; a bare -${spec.flag} means true, and the "${value}" after a space is not read as its value)`;
-}
-
-function buildParser(tokens: string[]) {
-  let y = yargs(tokens)
-    .scriptName('vault-kubernetes-kms')
-    .parserConfiguration({
-      'camel-case-expansion': false,
-      'boolean-negation': false,
-      'dot-notation': false,
-      'parse-numbers': false,
-      'parse-positional-numbers': false,
-      'short-option-groups': false,
-      'duplicate-arguments-array': false,
-    })
-    .strict()
-    .version(false)
-    .help(false)
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw new ConfigError(err?.message ?? msg ?? 'invalid command line');
-    })
-    .option('help', { type: 'boolean' })
-    .option('version', { type: 'string' });
-  for (const spec of OPTIONS) y = y.option(spec.flag, { type: 'string', requiresArg: true });
-  return y;
 }
 
 function helpText(): string {
