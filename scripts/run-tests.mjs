@@ -1,6 +1,6 @@
 // Runs every compiled *.test.js under dist/test with node's test runner.
 // Node 20 treats every .js below a folder named "test" as a test file, so the
-// files are listed explicitly: helpers such as the Vault test server are not tests.
+// files are listed explicitly: helpers such as the fault proxy are not tests.
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';

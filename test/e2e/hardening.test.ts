@@ -10,8 +10,7 @@ import { KMS_V2_SERVICE } from '../../src/adapters/grpc/kms-messages';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
-import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
-import { vaultApi } from '../support/vault-admin';
+import { ProxiedServer } from '../support/fault-proxy';
 import { HostileHttpServer, streamHugeBody } from '../support/hostile-http';
 
 /**
@@ -19,9 +18,9 @@ import { HostileHttpServer, streamHugeBody } from '../support/hostile-http';
  * with KMS_PLUGIN_BIN, the packaged artifact) as a separate process.
  */
 const plugins = new PluginFixture();
-let vault: VaultTestServer;
+let vault: ProxiedServer;
 before(async () => {
-  vault = await startVaultTestServer();
+  vault = await ProxiedServer.start();
 });
 after(async () => {
   await plugins.stopAll();
@@ -133,13 +132,13 @@ describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
     const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token-file=${tokenFile}`, '-token-refresh-interval=1h']);
     const logins = () => p.logs().filter((l) => l.message === 'authenticated to Vault').length;
     assert.equal(logins(), 1);
-    const second = vault.createToken({ ttl: 3600, policies: ['kms'], orphan: true });
+    const second = await vault.bao.createToken({ ttl: '1h', policies: ['kms'], no_default_policy: true });
     writeFileSync(tokenFile, second.token);
     p.signal('SIGHUP');
     await p.waitForLog((l) => l.message === 'SIGHUP: reading the credential file again and logging in');
     await eventually(async () => logins(), (n) => n === 2);
     // The old token is gone: requests work with the one read from the file.
-    assert.equal((await vaultApi(vault, 'POST', 'auth/token/revoke', { token: vault.kmsToken })).status, 204);
+    assert.equal((await vault.bao.api('POST', 'auth/token/revoke', { token: vault.kmsToken })).status, 204);
     const c = new KmsTestClient(socket);
     const enc = await c.encrypt(Buffer.alloc(32, 9));
     assert.match(enc.ciphertext.toString(), /^vault:v1:/);
@@ -336,7 +335,7 @@ describe('health port exhaustion (issue 10 item 3)', () => {
 
 describe('gRPC requests (issue 10 items 7 and 11)', () => {
   it('answers RESOURCE_EXHAUSTED at once beyond the in-flight bound (2,000 Decrypts of 92 KB while Vault hangs); memory stays bounded', async (t) => {
-    vault.reset();
+    await vault.reset();
     const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`]);
     vault.addFault({ path: 'transit/decrypt', kind: 'hang' });
     const ciphertext = Buffer.from(`vault:v1:${randomBytes(69_000).toString('base64')}`);
@@ -389,7 +388,7 @@ describe('gRPC requests (issue 10 items 7 and 11)', () => {
   });
 
   it('refuses before reading beyond the in-flight bound: 2,000 concurrent Decrypts of 92 KB over 8 connections while Vault hangs get RESOURCE_EXHAUSTED or their deadline, and the plugin stays up and serves', async (t) => {
-    vault.reset();
+    await vault.reset();
     const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`]);
     vault.addFault({ path: 'transit/decrypt', kind: 'hang' });
     const ciphertext = Buffer.from(`vault:v1:${randomBytes(69_000).toString('base64')}`);
@@ -514,7 +513,7 @@ describe('round 3 (issue 22 part B): a local user against the process', () => {
   });
 
   it('a secret given as a flag is gone from /proc/<pid>/cmdline once the plugin runs, with a warning naming the file form', async () => {
-    vault.reset();
+    await vault.reset();
     const token = vault.kmsToken;
     const { p } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${token}`]);
     const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8');
@@ -527,7 +526,7 @@ describe('round 3 (issue 22 part B): a local user against the process', () => {
   });
 
   it('a core dump (SIGABRT, core size unlimited) holds no Vault token: memory is left out of it', async (t) => {
-    vault.reset();
+    await vault.reset();
     const token = vault.kmsToken;
     const dir = tempSocketDir();
     const socket = join(dir, 'vaultkms.socket');
