@@ -71,7 +71,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
+describe('signals, and SIGTERM during start-up', () => {
   it('SIGUSR1 never opens the inspector: no new listening port, no "Debugger listening", process alive and serving', async () => {
     const { p, socket } = await startDev();
     const port = await p.healthPort();
@@ -148,7 +148,7 @@ describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
   });
 });
 
-describe('command line and configuration (issue 10 items 8, 9, 10, 11)', () => {
+describe('command line and configuration that would expose a secret or the socket', () => {
   const refused = async (args: string[], env: Record<string, string>, pattern: RegExp, secret?: string) => {
     const dir = tempSocketDir();
     const p = plugins.adopt(new PluginProcess([...args, `-socket=unix://${join(dir, 'never.socket')}`], env));
@@ -183,7 +183,7 @@ describe('command line and configuration (issue 10 items 8, 9, 10, 11)', () => {
   });
 });
 
-describe('socket file and directory (issue 10 items 6 and 9)', () => {
+describe('socket file and directory permissions', () => {
   it('creates missing directories 0700', async () => {
     const base = tempSocketDir();
     const socket = join(base, 'a', 'b', 'vaultkms.socket');
@@ -276,7 +276,7 @@ describe('socket file and directory (issue 10 items 6 and 9)', () => {
   });
 });
 
-describe('a hostile Vault (issue 10 item 2)', () => {
+describe('a hostile Vault', () => {
   it('answering every request with a 1 GB body: the plugin stays far below its memory limit, says why, and keeps serving its socket', async () => {
     const sent: Promise<number>[] = [];
     const server = await new HostileHttpServer((_req, res) => void sent.push(streamHugeBody(res, 1024 * 1024 * 1024))).start();
@@ -300,7 +300,7 @@ describe('a hostile Vault (issue 10 item 2)', () => {
   });
 });
 
-describe('health port exhaustion (issue 10 item 3)', () => {
+describe('health port exhaustion', () => {
   it('420 slow-header connections under a 400 file-descriptor limit do not affect gRPC; /live answers again', async () => {
     const { p, socket } = await startDev([], { launcher: ['prlimit', '--nofile=400:400', '--'] });
     const port = await p.healthPort();
@@ -333,7 +333,7 @@ describe('health port exhaustion (issue 10 item 3)', () => {
   });
 });
 
-describe('gRPC requests (issue 10 items 7 and 11)', () => {
+describe('gRPC floods and malformed requests', () => {
   it('answers RESOURCE_EXHAUSTED at once beyond the in-flight bound (2,000 Decrypts of 92 KB while Vault hangs); memory stays bounded', async (t) => {
     await vault.reset();
     const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`]);
@@ -476,7 +476,7 @@ async function squatHealthPort(body: string): Promise<{ port: number; server: Se
   return { port, server, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-describe('round 3 (issue 22 part B): a local user against the process', () => {
+describe('a local user against the process', () => {
   it('a squatter on the health port never stops the socket: gRPC serves, the log says the probes are not ours, and the port is ours once the squatter leaves', async () => {
     const squatter = await squatHealthPort('squatter says ok\n');
     const dir = tempSocketDir();
