@@ -129,6 +129,16 @@ describe('Vault transit adapter over HTTP', () => {
     assert.equal(vault.stats()['transit.encrypt'], 1);
   });
 
+  it('serves until the server starts failing, then retries its 503s and reports unavailable', async () => {
+    vault.addFault({ path: 'transit/encrypt', kind: 'status', status: 503, from: Date.now() + 2000 });
+    const [before] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
+    assert.ok(before.ok);
+    await sleep(2100);
+    vault.resetStats();
+    await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx(1000)), (e: KmsError) => e.kind === 'unavailable');
+    assert.ok((vault.stats()['transit.encrypt'] ?? 0) >= 2, 'retried');
+  });
+
   it('does not retry past a short deadline', async () => {
     vault.addFault({ path: 'transit/encrypt', kind: 'status', status: 500 });
     await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx(20)), (e: KmsError) => e.kind === 'unavailable' || e.kind === 'deadline-exceeded');

@@ -14,11 +14,9 @@ import { RealServer, statKey, type RealServerOptions } from './real-server';
 export type FaultKind = 'status' | 'reset' | 'truncate' | 'wrong-shape' | 'hang' | 'redirect' | 'reject-batch' | 'batch-item-error';
 
 export interface FaultRule {
-  /** Regex tested against the path after /v1/ (no query string). */
+  /** Regex tested against the path after /v1/ (no query string): the operation, e.g. `^transit/decrypt/`. */
   readonly path: string;
   readonly kind: FaultKind;
-  /** Only this HTTP method (default: any). */
-  readonly method?: string;
   /** status: the status (default 503); reject-batch: default 400; batch-item-error: replaces the real status. */
   readonly status?: number;
   /** The answer's JSON body instead of the usual one for the kind (batch-item-error: the item put in place). */
@@ -144,7 +142,7 @@ export class FaultProxy {
     const batch = body.includes('"batch_input"');
     this.count(path, req.method ?? 'GET', batch ? body : undefined);
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
-    const rule = this.ruleFor(path, req.method ?? 'GET', batch);
+    const rule = this.ruleFor(path, batch);
     switch (rule?.kind) {
       case undefined:
         return this.reply(res, await this.forward(req, body));
@@ -184,10 +182,10 @@ export class FaultProxy {
     }
   }
 
-  private ruleFor(path: string, method: string, batch: boolean): ActiveRule | undefined {
+  private ruleFor(path: string, batch: boolean): ActiveRule | undefined {
     const now = Date.now();
     const rule = this.rules.find(
-      (r) => r.pattern.test(path) && (r.method === undefined || r.method === method) && (r.from === undefined || now >= r.from) && (r.kind !== 'reject-batch' || batch),
+      (r) => r.pattern.test(path) && (r.from === undefined || now >= r.from) && (r.kind !== 'reject-batch' || batch),
     );
     if (rule && --rule.remaining <= 0) this.rules = this.rules.filter((r) => r !== rule);
     return rule;
