@@ -264,8 +264,10 @@ export class ProxiedServer {
     return this.bao.secretId;
   }
 
-  /** Fresh `kms` key and credentials (RealServer.reset), no faults, no latency, counters at zero. */
+  /** Unsealed, with a fresh `kms` key and credentials (RealServer.reset), no faults, no latency, counters at zero. */
   async reset(): Promise<void> {
+    // A test that failed while the server was sealed must not fail every test after it.
+    if ((await this.bao.api('GET', 'sys/seal-status')).json?.sealed) await this.bao.unseal();
     await this.bao.reset();
     this.proxy.clearFaults();
     this.proxy.setLatency(0);
