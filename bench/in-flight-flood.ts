@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { Metadata, credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { KMS_V2_SERVICE } from '../src/adapters/grpc/kms-messages';
 import { PluginProcess, eventually, tempSocketDir } from '../test/support/plugin-process';
-import { startVaultTestServer } from '../test/support/vault-server/vault-test-server';
+import { ProxiedServer } from '../test/support/fault-proxy';
 
 const { values: opts } = parseArgs({
   options: {
@@ -48,7 +48,7 @@ interface FloodResult {
 }
 
 async function oneRun(): Promise<FloodResult> {
-  const vault = await startVaultTestServer();
+  const vault = await ProxiedServer.start();
   const dir = tempSocketDir();
   const socket = join(dir, 'vaultkms.socket');
   const command = opts.bin ? { cmd: resolve(opts.bin), prefix: [] } : undefined;

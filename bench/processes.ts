@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /**
- * Every child process the benchmark starts (the Vault test server, the plugins,
+ * Every child process the benchmark starts (OpenBao behind the fault proxy, the plugins,
  * OpenBao, the load generator), tracked so that each one is stopped on every path out:
  * normal end, an exception, or SIGINT/SIGTERM of the benchmark itself.
  */
@@ -169,7 +169,7 @@ export function memoryOf(pid: number): { rssMb: number; hwmMb: number; anonMb: n
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 };
 }
 
-// ------------------------------------------------------------ Vault test server
+// ------------------------------------------------------------ OpenBao behind the fault proxy
 
 export interface VaultServerInfo {
   readonly url: string;
@@ -177,11 +177,11 @@ export interface VaultServerInfo {
   readonly rootToken: string;
 }
 
-/** The Vault test server in its own process, never in the benchmark's event loop. */
-export async function startVaultServer(latencyMs: number): Promise<{ child: Child; info: VaultServerInfo }> {
-  const cli = join(REPO_ROOT, 'dist/test/support/vault-server/cli.js');
+/** Real OpenBao behind the fault proxy adding `latencyMs`, in a process of its own, never in the benchmark's event loop. */
+export async function startProxiedOpenBao(latencyMs: number): Promise<{ child: Child; info: VaultServerInfo }> {
+  const cli = join(REPO_ROOT, 'dist/test/support/proxied-openbao-cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
-  const child = new Child(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--latency-ms', String(latencyMs)]);
+  const child = new Child(process.execPath, [cli, '--latency-ms', String(latencyMs)]);
   try {
     const info = await child.waitForLine((l) => {
       const j = parseJsonLine(l);

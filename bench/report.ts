@@ -207,7 +207,7 @@ export function renderReport(input: BenchResults): string {
   );
   for (const [t, why] of Object.entries(input.skipped)) out.push('', `**${TARGET_LABEL[t as TargetKey]} not measured**: ${why}.`);
   for (const backend of cfg.backends) {
-    const title = BACKEND_TITLE[backend] ?? `the Vault test server with ${/^test-(\d+)ms$/.exec(backend)?.[1] ?? '?'} ms added latency`;
+    const title = BACKEND_TITLE[backend] ?? `real OpenBao behind a proxy adding ${/^openbao-(\d+)ms$/.exec(backend)?.[1] ?? '?'} ms latency`;
     out.push('', `### Against ${title}`, '', mainTable(r, backend, backend === cfg.backends[0]));
     if (backend === 'openbao' || backend === cfg.backends[0]) {
       out.push('', `#### Targets (from issue 11, on ${title}; not loosened)`, '', checkTable(r, backend));
@@ -215,7 +215,7 @@ export function renderReport(input: BenchResults): string {
   }
   out.push(
     '',
-    'Ratios are medians of per-run ratios (both sides measured in the same run); "Go ÷ ours" above 1 means ours is faster. The transport limit has no Vault: it is measured once per run and shown in every table. Vault requests come from the OpenBao or Vault audit log (`"type":"request"` entries) or the test server\'s counters, as the difference around each step, so the untimed preparation of ciphertexts is never counted.',
+    'Ratios are medians of per-run ratios (both sides measured in the same run); "Go ÷ ours" above 1 means ours is faster. The transport limit has no Vault: it is measured once per run and shown in every table. Vault requests come from the OpenBao or Vault audit log (`"type":"request"` entries) or the fault proxy\'s counters, as the difference around each step, so the untimed preparation of ciphertexts is never counted.',
   );
   return out.join('\n') + '\n';
 }

@@ -1,6 +1,6 @@
 /**
  * `npm run bench` = node dist/bench/run.js [--runs N] [--quick] [--docs|--no-docs]
- *   [--backends openbao,vault,test-0ms,test-2ms] [--targets floor,node,artifact,go,transport]
+ *   [--backends openbao,vault,openbao-0ms,openbao-2ms] [--targets floor,node,artifact,go,transport]
  *   [--conns N] [--render bench/results/FILE.json]
  *
  * Builds the Go load generator, then for every run and Vault backend drives
@@ -31,7 +31,7 @@ interface Cli {
 }
 
 const USAGE =
-  'usage: node dist/bench/run.js [--runs N] [--quick] [--docs|--no-docs] [--backends openbao,vault,test-0ms,test-2ms] [--targets floor,node,artifact,go,transport] [--conns N] [--render bench/results/FILE.json]';
+  'usage: node dist/bench/run.js [--runs N] [--quick] [--docs|--no-docs] [--backends openbao,vault,openbao-0ms,openbao-2ms] [--targets floor,node,artifact,go,transport] [--conns N] [--render bench/results/FILE.json]';
 const ALL_TARGETS: readonly TargetKey[] = ['floor', 'node', 'artifact', 'go', 'transport'];
 
 function parseCli(argv: readonly string[]): Cli {
@@ -57,7 +57,7 @@ function parseCli(argv: readonly string[]): Cli {
         break;
       case '--backends': {
         const b = value().split(',').filter(Boolean);
-        if (b.length === 0 || b.some((x) => !/^(openbao|vault|test-\d+ms)$/.test(x))) throw new Error('--backends takes openbao, vault and test-<N>ms, e.g. openbao,vault,test-0ms,test-2ms');
+        if (b.length === 0 || b.some((x) => !/^(openbao|vault|openbao-\d+ms)$/.test(x))) throw new Error('--backends takes openbao, vault and openbao-<N>ms, e.g. openbao,vault,openbao-0ms,openbao-2ms');
         cli.backends = b;
         break;
       }
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
       try {
         // The transport limit needs no Vault: measured once per run, beside OpenBao (the first backend).
         // The artifact runs the same code as node dist: it is measured there too (RSS, start-up), not
-        // again against every test server.
+        // again against every other backend.
         const here = targets.filter((t) => (t !== 'transport' && t !== 'artifact') || backendKey === cfg.backends[0]);
         const order = here.map((_, i) => here[(i + run) % here.length]!);
         for (const target of order) {

@@ -27,7 +27,7 @@ export function benchConfig(quick: boolean, runs?: number): BenchConfig {
   return {
     quick,
     runs: runs ?? (quick ? 1 : 3),
-    backends: ['openbao', 'vault', 'test-0ms', 'test-2ms'],
+    backends: ['openbao', 'vault', 'openbao-0ms', 'openbao-2ms'],
     targets: ['floor', 'node', 'artifact', 'go', 'transport'],
     latencyCalls: quick ? 200 : 400,
     warmup: quick ? 50 : 100,

@@ -1,16 +1,16 @@
 import { existsSync, openSync, readSync, closeSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Child, REPO_ROOT, startVaultServer, tempDir, removeTempDir } from './processes';
+import { Child, REPO_ROOT, startProxiedOpenBao, tempDir, removeTempDir } from './processes';
 
 /**
  * The Vault servers the targets run against, each started fresh per run:
  * a real OpenBao or HashiCorp Vault dev server (requests counted from a file
- * audit device), and the repository's Vault test server with an injected
- * latency (requests counted by its /_test/stats).
+ * audit device), and OpenBao behind the fault proxy of test/support/fault-proxy.ts
+ * adding a latency (requests counted by the proxy's /_test/stats).
  */
 export interface VaultBackend {
-  /** Stable key used in result files: "openbao", "vault", "test-0ms", "test-2ms". */
+  /** Stable key used in result files: "openbao", "vault", "openbao-0ms", "openbao-2ms". */
   readonly key: string;
   readonly label: string;
   readonly url: string;
@@ -151,11 +151,11 @@ export async function startRealServer(kind: RealServerKind): Promise<VaultBacken
   }
 }
 
-export async function startTestVault(latencyMs: number): Promise<VaultBackend> {
-  const { child, info } = await startVaultServer(latencyMs);
+export async function startProxiedBackend(latencyMs: number): Promise<VaultBackend> {
+  const { child, info } = await startProxiedOpenBao(latencyMs);
   return {
-    key: `test-${latencyMs}ms`,
-    label: `Vault test server, ${latencyMs} ms added latency`,
+    key: `openbao-${latencyMs}ms`,
+    label: `OpenBao behind a proxy adding ${latencyMs} ms latency`,
     url: info.url,
     kmsToken: info.kmsToken,
     rootToken: info.rootToken,
@@ -171,7 +171,7 @@ export async function startTestVault(latencyMs: number): Promise<VaultBackend> {
 
 export function startBackend(key: string): Promise<VaultBackend> {
   if (key === 'openbao' || key === 'vault') return startRealServer(key);
-  const m = /^test-(\d+)ms$/.exec(key);
-  if (m) return startTestVault(Number(m[1]));
-  throw new Error(`unknown Vault backend ${key} (openbao, vault, test-0ms, test-2ms, ...)`);
+  const m = /^openbao-(\d+)ms$/.exec(key);
+  if (m) return startProxiedBackend(Number(m[1]));
+  throw new Error(`unknown Vault backend ${key} (openbao, vault, openbao-0ms, openbao-2ms, ...)`);
 }

@@ -1,6 +1,6 @@
 // Runs every compiled *.test.js under dist/test with node's test runner.
 // Node 20 treats every .js below a folder named "test" as a test file, so the
-// files are listed explicitly: helpers such as the Vault test server are not tests.
+// files are listed explicitly: helpers such as the fault proxy are not tests.
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ function collect(dir, out) {
 }
 
 const only = process.argv.slice(2);
-// A fresh capture for the leak scan in test/final (see test/support/leak-capture.ts).
+// A fresh capture for the leak scan in test/secret-leaks (see test/support/leak-capture.ts).
 rmSync('dist/test-capture', { recursive: true, force: true });
 // test/image/ and test/cluster/ need root, podman and a private network namespace: only `npm run test:image`
 // and `npm run test:cluster` run them.
@@ -25,9 +25,9 @@ if (files.length === 0) {
   console.error('no test files found under dist/test');
   process.exit(1);
 }
-// test/final/ scans what all other suites captured, so it runs after them.
-const isFinal = (f) => f.includes('/final/');
-const phases = [files.filter((f) => !isFinal(f)), files.filter(isFinal)].filter((p) => p.length > 0);
+// test/secret-leaks/ scans what all other suites captured, so it runs after them.
+const scansCapture = (f) => f.includes('/secret-leaks/');
+const phases = [files.filter((f) => !scansCapture(f)), files.filter(scansCapture)].filter((p) => p.length > 0);
 // Every test and hook gets a timeout, and no child process outlives its file: test/support/runner-guard.ts
 // (KMS_TEST_TIMEOUT_MS per test, default 300 s; a suite that runs longer sets its own { timeout }).
 // --test-force-exit ends a file once its tests are done even if a handle (a socket, a timer) would keep it alive;

@@ -205,7 +205,7 @@ func TestHealthChecksFollowVaultSeal(t *testing.T) {
 	coldReader := loadHealthy(t, pV2)
 
 	if _, err := vaultRequest("POST", "/_test/seal", ""); err != nil {
-		t.Fatalf("harness: sealing the vault test server: %v", err)
+		t.Fatalf("harness: sealing the proxied OpenBao: %v", err)
 	}
 	sealed := true
 	t.Cleanup(func() {
@@ -247,7 +247,7 @@ func TestHealthChecksFollowVaultSeal(t *testing.T) {
 	}
 
 	if _, err := vaultRequest("POST", "/_test/unseal", ""); err != nil {
-		t.Fatalf("harness: unsealing the vault test server: %v", err)
+		t.Fatalf("harness: unsealing the proxied OpenBao: %v", err)
 	}
 	sealed = false
 	t.Logf("vault was sealed for %s", time.Since(sealedAt).Round(time.Millisecond))

@@ -384,7 +384,7 @@ func remembered() []*object {
 	return append([]*object(nil), corpus.objs...)
 }
 
-// vaultStats returns the test server's /_test/stats body (for logs only).
+// vaultStats returns the fault proxy's /_test/stats body (for logs only).
 func vaultStats() string {
 	b, err := vaultRequest("GET", "/_test/stats", "")
 	if err != nil {

@@ -26,7 +26,7 @@ const (
 	// taking the same flags (e.g. the packaged single binary). If the value is not an
 	// existing file it is split on whitespace ("node /x/main.js").
 	envPluginCmd = "KMS_PLUGIN_CMD"
-	// envVaultCmd replaces `node <repo>/dist/test/support/vault-server/cli.js`
+	// envVaultCmd replaces `node <repo>/dist/test/support/proxied-openbao-cli.js`
 	// (used to self-test the harness with the Go fakes under internal/fakes).
 	envVaultCmd = "VAULT_SERVER_CMD"
 	// envRepoRoot overrides the repository root (default: ../.. of this folder).
@@ -35,7 +35,7 @@ const (
 	envKeepLogs = "KMS_CONFORMANCE_KEEP_LOGS"
 )
 
-// vaultInfo is the single JSON line the Vault test server prints on start.
+// vaultInfo is the single JSON line proxied OpenBao (test/support/proxied-openbao-cli.ts) prints on start.
 type vaultInfo struct {
 	URL       string `json:"url"`
 	RootToken string `json:"rootToken"`
@@ -148,9 +148,8 @@ func commandFromEnv(envName string, def []string) []string {
 }
 
 func startVault() error {
-	argv := commandFromEnv(envVaultCmd, []string{"node", filepath.Join(env.repoRoot, "dist/test/support/vault-server/cli.js")})
-	argv = append(argv, "--port", "0")
-	p, stdout, err := startProc("vault-server", argv, true)
+	argv := commandFromEnv(envVaultCmd, []string{"node", filepath.Join(env.repoRoot, "dist/test/support/proxied-openbao-cli.js")})
+	p, stdout, err := startProc("openbao", argv, true)
 	if err != nil {
 		return err
 	}
@@ -171,16 +170,16 @@ func startVault() error {
 	case r := <-ch:
 		fmt.Fprintf(p.logFile, "# first stdout line: %s", r.line)
 		if r.err != nil && r.line == "" {
-			return fmt.Errorf("vault test server printed no JSON line (%v); log %s:\n%s", r.err, p.logPath, tail(p.logPath, 40))
+			return fmt.Errorf("proxied OpenBao printed no JSON line (%v); log %s:\n%s", r.err, p.logPath, tail(p.logPath, 40))
 		}
 		if err := json.Unmarshal([]byte(strings.TrimSpace(r.line)), &env.vault); err != nil {
-			return fmt.Errorf("vault test server first stdout line is not the documented JSON object: %q: %v", r.line, err)
+			return fmt.Errorf("proxied OpenBao first stdout line is not the documented JSON object: %q: %v", r.line, err)
 		}
 		if env.vault.URL == "" || env.vault.KMSToken == "" || env.vault.RootToken == "" {
-			return fmt.Errorf("vault test server JSON line lacks url/kmsToken/rootToken: %q", r.line)
+			return fmt.Errorf("proxied OpenBao JSON line lacks url/kmsToken/rootToken: %q", r.line)
 		}
 	case <-time.After(60 * time.Second):
-		return fmt.Errorf("vault test server printed nothing within 60s; log %s:\n%s", p.logPath, tail(p.logPath, 40))
+		return fmt.Errorf("proxied OpenBao printed nothing within 60s; log %s:\n%s", p.logPath, tail(p.logPath, 40))
 	}
 	// Ready check: the control API must answer.
 	deadline := time.Now().Add(20 * time.Second)
@@ -191,7 +190,7 @@ func startVault() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("vault test server at %s not answering GET /_test/stats: %v", env.vault.URL, err)
+			return fmt.Errorf("proxied OpenBao at %s not answering GET /_test/stats: %v", env.vault.URL, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -284,7 +283,7 @@ func runMain(m *testing.M) (code int) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		s := <-sigs
-		fmt.Fprintf(os.Stderr, "conformance: got %v, stopping plugin and vault test server\n", s)
+		fmt.Fprintf(os.Stderr, "conformance: got %v, stopping plugin and proxied OpenBao\n", s)
 		stopAll()
 		os.Exit(2)
 	}()
@@ -319,10 +318,10 @@ func runMain(m *testing.M) (code int) {
 		return 1
 	}
 	if err := startVault(); err != nil {
-		fmt.Fprintln(os.Stderr, "conformance: FAIL: starting vault test server:", err)
+		fmt.Fprintln(os.Stderr, "conformance: FAIL: starting proxied OpenBao:", err)
 		return 1
 	}
-	fmt.Printf("conformance: vault test server at %s (pid %d)\n", env.vault.URL, env.vaultProc.cmd.Process.Pid)
+	fmt.Printf("conformance: proxied OpenBao at %s (pid %d)\n", env.vault.URL, env.vaultProc.cmd.Process.Pid)
 	if err := startPlugin(); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance: FAIL: starting plugin:", err)
 		return 1
@@ -349,8 +348,8 @@ func checkPrereqs() error {
 		}
 	}
 	if os.Getenv(envVaultCmd) == "" {
-		if _, err := os.Stat(filepath.Join(env.repoRoot, "dist/test/support/vault-server/cli.js")); err != nil {
-			missing = append(missing, "dist/test/support/vault-server/cli.js missing (run `npm run build` in "+env.repoRoot+")")
+		if _, err := os.Stat(filepath.Join(env.repoRoot, "dist/test/support/proxied-openbao-cli.js")); err != nil {
+			missing = append(missing, "dist/test/support/proxied-openbao-cli.js missing (run `npm run build` in "+env.repoRoot+")")
 		}
 	}
 	if len(missing) > 0 {
@@ -359,7 +358,7 @@ func checkPrereqs() error {
 	return nil
 }
 
-// vaultRequest calls the Vault test server. token may be empty (control API).
+// vaultRequest calls proxied OpenBao (test/support/proxied-openbao-cli.ts). token may be empty (control API).
 func vaultRequest(method, path, token string) ([]byte, error) {
 	req, err := http.NewRequest(method, env.vault.URL+path, nil)
 	if err != nil {

@@ -4,7 +4,8 @@
 #   CONFORMANCE_TIMEOUT=10m         go test -timeout per run
 #   KMS_PLUGIN_CMD=/path/to/binary  test a packaged plugin instead of node dist/src/main.js
 # Extra arguments are passed to go test (e.g. -run TestKeyRotation).
-# Requires a built repo (npm run build): dist/src/main.js, dist/test/support/vault-server/cli.js.
+# Requires a built repo (npm run build): dist/src/main.js, dist/test/support/proxied-openbao-cli.js
+# (and OpenBao from `npm run tools`).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")" || exit 1
 if ! command -v go >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
+import { RealServer } from '../support/real-server';
 import { eventually } from '../support/plugin-process';
 import { captureOutput, captureSecret, markedPlaintext } from '../support/leak-capture';
 import { makeTestPki, type TestPki } from '../support/test-pki';
@@ -9,13 +9,14 @@ import { PluginFixture } from '../support/plugin-fixture';
 
 /** TLS to Vault (verification on by default), the /metrics page, and socket permissions. */
 let pki: TestPki;
-let tlsVault: VaultTestServer;
+let tlsVault: RealServer;
 const plugins = new PluginFixture();
 
 before(async () => {
   pki = makeTestPki();
   captureSecret(pki.keyPem.split('\n').slice(1, 3).join(''));
-  tlsVault = await startVaultTestServer({ tls: { cert: pki.certFile, key: pki.keyFile } });
+  // A real OpenBao server (not dev mode) with an HTTPS listener.
+  tlsVault = await RealServer.start({ mode: 'server', tls: { certFile: pki.certFile, keyFile: pki.keyFile, caFile: pki.caFile } });
 });
 after(async () => {
   await plugins.stopAll();
@@ -60,7 +61,7 @@ describe('TLS to Vault', () => {
   });
 
   it('warns about a plain http:// Vault address', async () => {
-    const plain = await startVaultTestServer();
+    const plain = await RealServer.start();
     try {
       const { p } = await start([`-vault-address=${plain.url}`, '-auth-method=token', `-token=${plain.kmsToken}`]);
       await p.waitForLog((l) => /plain http/.test(String(l.message)) && l.level === 'warn');

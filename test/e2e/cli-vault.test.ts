@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { KmsTestClient } from '../support/kms-client';
-import { ALL_PLUGIN_OUTPUT, PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
+import { ALL_PLUGIN_OUTPUT, PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
 import { TcpForwarder } from '../support/tcp-forwarder';
 import { PluginFixture } from '../support/plugin-fixture';
 import { markedPlaintext } from '../support/leak-capture';
@@ -11,8 +11,8 @@ import { backendNames, startBackend, type VaultBackend } from '../support/vault-
 
 /**
  * The built CLI, started with the seed document's flags, driven over its real
- * socket, against each Vault backend: a real OpenBao server and our
- * Vault-API-compatible test server (which alone can hang or move its clock).
+ * socket, against each Vault backend (real OpenBao, real Vault), each behind a
+ * fault proxy that can make it hang or refuse logins; token expiry uses real short TTLs.
  */
 const PLAINTEXT_MARKER = markedPlaintext(1);
 /** Every credential handed to a plugin in this file, for the leak scan at the end. */
@@ -21,7 +21,6 @@ const ISSUED_SECRETS = new Set<string>();
 for (const backend of backendNames()) {
   let vault: VaultBackend;
   const plugins = new PluginFixture();
-  const onTestServer = backend === 'test-server';
 
   before(async () => {
     vault = await startBackend(backend);
@@ -114,7 +113,7 @@ for (const backend of backendNames()) {
 
     it('answers PERMISSION_DENIED when the policy does not allow the key', async () => {
       await vault.reset();
-      const weak = await vault.createTokenWithoutKmsPolicy();
+      const weak = (await vault.bao.createToken({ policies: ['default'], ttl: '1h' })).token;
       const { client } = await start(['-auth-method=token', `-token=${weak}`], { waitHealthy: false });
       await assert.rejects(client.encrypt(Buffer.alloc(32)), (e: { code: number }) => e.code === status.PERMISSION_DENIED);
     });
@@ -127,17 +126,16 @@ for (const backend of backendNames()) {
       await assert.rejects(client.decrypt(Buffer.from(foreign)), (e: { code: number }) => e.code === status.INVALID_ARGUMENT);
     });
 
-    it('answers DEADLINE_EXCEEDED within the deadline when Vault hangs, and stays up', { skip: !onTestServer && 'needs a hanging server' }, async () => {
+    it('answers DEADLINE_EXCEEDED within the deadline when Vault hangs, and stays up', async () => {
       await vault.reset();
       const { p, client } = await start(tokenArgs());
-      const fake = vault.testServer!;
-      fake.addFault({ path: 'transit/encrypt', kind: 'hang' });
+      vault.addFault({ path: 'transit/encrypt', kind: 'hang' });
       await assert.rejects(client.encrypt(Buffer.alloc(32), 'uid-hang', 500), (e: { code: number }) => e.code === status.DEADLINE_EXCEEDED);
       // The plugin ended the call at the caller's deadline, or when the caller gave up at it (the two timers race),
       // not at a Vault timeout of its own: Vault still hangs.
       const ended = await p.waitForLog((l) => l.message === 'v2 encrypt failed' && l.uid === 'uid-hang');
       assert.ok(['deadline-exceeded', 'cancelled'].includes(ended.error_kind as string), JSON.stringify(ended));
-      fake.clearFaults();
+      vault.clearFaults();
       assert.equal((await client.encrypt(Buffer.alloc(32))).key_id, '1');
     });
 
@@ -160,38 +158,44 @@ for (const backend of backendNames()) {
   });
 
   describe(`plugin against ${backend} (AppRole)`, () => {
-    const approleArgs = () => ['-auth-method=approle', `-approle-role-id=${vault.roleId}`, `-approle-secret-id=${vault.secretId}`, '-token-refresh-interval=1s'];
+    const approleArgs = (role: { roleId: string; secretId: string } = vault, refresh = '1s') => [
+      '-auth-method=approle',
+      `-approle-role-id=${role.roleId}`,
+      `-approle-secret-id=${role.secretId}`,
+      `-token-refresh-interval=${refresh}`,
+    ];
 
-    it('renews its token past half the TTL', { skip: !onTestServer && 'moves the server clock (real TTLs: test/e2e/openbao-real.test.ts)' }, async () => {
+    it('renews its token past half the TTL', async () => {
       await vault.reset();
-      const fake = vault.testServer!;
-      const { client } = await start(approleArgs());
+      // Role tokens live 6 s (real TTL): past 3 s less than half is left.
+      const role = await vault.bao.createAppRole('renewing', { token_ttl: '6s', token_max_ttl: '1h' });
+      const { client } = await start(approleArgs(role));
       vault.resetStats();
-      fake.advanceClock(40 * 60); // role tokens live 1 h: now less than half is left
       await eventually(async () => vault.stats()['token.renew-self'] ?? 0, (n) => n >= 1, 10_000);
       assert.equal((await client.encrypt(Buffer.alloc(32))).key_id, '1');
     });
 
-    it('logs in again after its token expired, with no failed request afterwards', { skip: !onTestServer && 'moves the server clock (real TTLs: test/e2e/openbao-real.test.ts)' }, async () => {
+    it('logs in again after its token expired, with no failed request afterwards', async () => {
       await vault.reset();
-      const fake = vault.testServer!;
-      const { client, p } = await start(approleArgs());
+      // Tokens that die for good after 2 s, and a renewal loop (1 h) that never runs before they do.
+      const role = await vault.bao.createAppRole('expiring', { token_ttl: '2s', token_max_ttl: '2s' });
+      const { client, p } = await start(approleArgs(role, '1h'));
       vault.resetStats();
-      fake.advanceClock(25 * 3600); // past the role max TTL: the token is gone
+      await sleep(3000); // the token is gone
       for (let i = 0; i < 5; i++) assert.equal((await client.encrypt(Buffer.alloc(32, i))).key_id, '1');
       assert.ok((vault.stats()['approle.login'] ?? 0) >= 1);
       await p.waitForLog((l) => typeof l.message === 'string' && /logging in again|logging in to Vault again/.test(l.message as string));
     });
 
-    it('stays up and unhealthy with a clear reason while the role is locked, and recovers when unlocked', { skip: !onTestServer && 'moves the server clock (real TTLs: test/e2e/openbao-real.test.ts)' }, async () => {
+    it('stays up and unhealthy with a clear reason while logins are refused, and recovers when they are allowed again', async () => {
       await vault.reset();
-      const fake = vault.testServer!;
-      const { client } = await start(approleArgs());
-      fake.lockAppRole(true);
-      fake.advanceClock(25 * 3600);
+      const role = await vault.bao.createAppRole('refused', { token_ttl: '2s', token_max_ttl: '2s' });
+      const { client } = await start(approleArgs(role));
+      // The role locked: every login answered 403 while the 2 s token runs out.
+      vault.addFault({ path: '^auth/approle/login', kind: 'status', status: 403 });
       await eventually(() => client.status(), (s) => s.healthz !== 'ok', 15_000);
       assert.match((await client.status()).healthz, /login|denied|token/i);
-      fake.lockAppRole(false);
+      vault.clearFaults();
       await eventually(() => client.status(), (s) => s.healthz === 'ok', 20_000);
     });
   });

@@ -6,7 +6,7 @@ import { RealServer } from '../support/real-server';
 import { PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
 import { markedPlaintext } from '../support/leak-capture';
-import { CountingProxy } from '../support/counting-proxy';
+import { FaultProxy } from '../support/fault-proxy';
 
 /**
  * Invariant 7 (docs/invariants.md): Status, /live and /health make no Vault request; they read the state of the
@@ -15,11 +15,11 @@ import { CountingProxy } from '../support/counting-proxy';
  * (which sees what reached OpenBao, whatever the path: token lookups, key reads, logins, Transit).
  */
 let bao: RealServer;
-let proxy: CountingProxy;
+let proxy: FaultProxy;
 const plugins = new PluginFixture();
 before(async () => {
   bao = await RealServer.start();
-  proxy = await CountingProxy.start(bao.url);
+  proxy = await FaultProxy.start(bao.url);
 });
 after(async () => {
   await plugins.stopAll();

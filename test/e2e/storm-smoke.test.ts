@@ -2,22 +2,22 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
+import { ProxiedServer } from '../support/fault-proxy';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, tempSocketDir } from '../support/plugin-process';
 
 /**
  * Smoke test of the cold-start storm behaviour that `npm run bench` measures:
  * the built CLI (or the packaged artifact with KMS_PLUGIN_BIN) over its real
- * socket against the in-process Vault test server. Counts Vault requests; no
+ * socket against real OpenBao behind a fault proxy that adds latency and counts the Vault requests; no
  * timing assertions.
  */
-let vault: VaultTestServer;
+let vault: ProxiedServer;
 let plugin: PluginProcess;
 let client: KmsTestClient;
 
 before(async () => {
-  vault = await startVaultTestServer();
+  vault = await ProxiedServer.start();
   const socket = join(tempSocketDir(), 'vaultkms.socket');
   plugin = new PluginProcess([
     `-vault-address=${vault.url}`,
@@ -49,17 +49,22 @@ async function inFlight(total: number, concurrency: number, fn: (i: number) => P
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-/** Transit encryptions straight through Vault (setup, not through the plugin). */
+/** Transit encryptions straight through Vault (setup, not through the plugin), 200 per batch: within OpenBao's request limits. */
 async function encryptDirect(plaintexts: Buffer[]): Promise<Buffer[]> {
-  const res = await fetch(`${vault.url}/v1/transit/encrypt/kms`, {
-    method: 'POST',
-    headers: { 'x-vault-token': vault.rootToken, 'content-type': 'application/json' },
-    body: JSON.stringify({ batch_input: plaintexts.map((p) => ({ plaintext: p.toString('base64') })) }),
-  });
-  assert.equal(res.status, 200);
-  const body = (await res.json()) as { data: { batch_results: Array<{ ciphertext: string }> } };
-  assert.equal(body.data.batch_results.length, plaintexts.length);
-  return body.data.batch_results.map((r) => Buffer.from(r.ciphertext, 'latin1'));
+  const out: Buffer[] = [];
+  for (let i = 0; i < plaintexts.length; i += 200) {
+    const chunk = plaintexts.slice(i, i + 200);
+    const res = await fetch(`${vault.bao.url}/v1/transit/encrypt/kms`, {
+      method: 'POST',
+      headers: { 'x-vault-token': vault.rootToken, 'content-type': 'application/json' },
+      body: JSON.stringify({ batch_input: chunk.map((p) => ({ plaintext: p.toString('base64') })) }),
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { data: { batch_results: Array<{ ciphertext: string }> } };
+    assert.equal(body.data.batch_results.length, chunk.length);
+    out.push(...body.data.batch_results.map((r) => Buffer.from(r.ciphertext, 'latin1')));
+  }
+  return out;
 }
 
 const count = (s: Record<string, number>, key: string) => s[key] ?? 0;

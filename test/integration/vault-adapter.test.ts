@@ -1,6 +1,7 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
+import { FaultProxy, ProxiedServer } from '../support/fault-proxy';
+import { sleep } from '../support/plugin-process';
 import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
 import { VaultTokenSessionAdapter } from '../../src/adapters/vault/vault-token-session.adapter';
@@ -9,11 +10,11 @@ import type { VaultClientSettings } from '../../src/adapters/vault/vault-setting
 import { KmsError } from '../../src/ports/errors';
 import { withTimeout, type CallContext } from '../../src/ports/call-context';
 
-/** The Vault adapters speaking real HTTP to the Vault-API-compatible test server. */
+/** The Vault adapters speaking real HTTP to real OpenBao, through a fault proxy for what a healthy server never does. */
 const clock = { now: () => Date.now() };
 const ctx = (ms = 3000): CallContext => withTimeout(Date.now(), ms);
 
-let vault: VaultTestServer;
+let vault: ProxiedServer;
 let http: VaultHttpClient;
 let transit: VaultTransitAdapter;
 let session: VaultTokenSessionAdapter;
@@ -23,7 +24,7 @@ function settings(over: Partial<VaultClientSettings> = {}): VaultClientSettings 
 }
 
 before(async () => {
-  vault = await startVaultTestServer();
+  vault = await ProxiedServer.start();
 });
 after(async () => {
   await http?.close();
@@ -31,9 +32,7 @@ after(async () => {
 });
 beforeEach(async () => {
   await http?.close();
-  vault.reset();
-  vault.clearFaults();
-  vault.setLatency(0);
+  await vault.reset();
   http = new VaultHttpClient(settings(), clock);
   http.setToken(vault.kmsToken);
   transit = new VaultTransitAdapter(http, 'transit', 'kms');
@@ -72,9 +71,17 @@ describe('Vault transit adapter over HTTP', () => {
     assert.equal(vault.stats()['transit.encrypt'], 2);
   });
 
+  it('maps an error the server puts on one item of an otherwise good batch to that item only', async () => {
+    vault.addFault({ path: 'transit/encrypt', kind: 'batch-item-error', item: 1, body: { error: 'encryption failed for this item' } });
+    const out = await transit.encrypt([{ plaintext: Buffer.from('a') }, { plaintext: Buffer.from('b') }, { plaintext: Buffer.from('c') }], ctx());
+    assert.deepEqual(out.map((o) => o.ok), [true, false, true]);
+    assert.equal(!out[1].ok && out[1].error.kind, 'failed-precondition');
+    assert.match(!out[1].ok ? out[1].error.message : '', /encryption failed for this item/);
+  });
+
   it('reads the key version and follows a rotation', async () => {
     assert.equal((await transit.readKey(ctx())).latestVersion, 1);
-    vault.rotateKey();
+    await vault.rotateKey();
     assert.equal((await transit.readKey(ctx())).latestVersion, 2);
     const [e] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
     assert.ok(e.ok && e.keyVersion === 2 && e.ciphertext.startsWith('vault:v2:'));
@@ -87,15 +94,19 @@ describe('Vault transit adapter over HTTP', () => {
   });
 
   it('reports a policy denial as permission-denied', async () => {
-    const t = vault.createToken({ policies: ['default'], noDefaultPolicy: false });
+    const t = await vault.bao.createToken({ policies: ['default'] });
     http.setToken(t.token);
     await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx()), (e: KmsError) => e.kind === 'permission-denied');
   });
 
   it('reports a sealed Vault as unavailable after retrying within the deadline', async () => {
-    vault.seal();
-    vault.resetStats();
-    await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx(3000)), (e: KmsError) => e.kind === 'unavailable' && /sealed/.test(e.message));
+    await vault.seal();
+    try {
+      await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx(3000)), (e: KmsError) => e.kind === 'unavailable' && /sealed/.test(e.message));
+      assert.ok((vault.stats()['transit.encrypt'] ?? 0) >= 2, 'retried within the deadline');
+    } finally {
+      await vault.unseal();
+    }
   });
 
   it('retries a 503 burst and succeeds', async () => {
@@ -116,6 +127,16 @@ describe('Vault transit adapter over HTTP', () => {
     await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx(300)), (e: KmsError) => e.kind === 'deadline-exceeded');
     // Bounded Vault work: the one hung request, no retry after the deadline passed.
     assert.equal(vault.stats()['transit.encrypt'], 1);
+  });
+
+  it('serves until the server starts failing, then retries its 503s and reports unavailable', async () => {
+    vault.addFault({ path: 'transit/encrypt', kind: 'status', status: 503, from: Date.now() + 2000 });
+    const [before] = await transit.encrypt([{ plaintext: Buffer.from('x') }], ctx());
+    assert.ok(before.ok);
+    await sleep(2100);
+    vault.resetStats();
+    await assert.rejects(transit.encrypt([{ plaintext: Buffer.from('x') }], ctx(1000)), (e: KmsError) => e.kind === 'unavailable');
+    assert.ok((vault.stats()['transit.encrypt'] ?? 0) >= 2, 'retried');
   });
 
   it('does not retry past a short deadline', async () => {
@@ -145,13 +166,14 @@ describe('Vault transit adapter over HTTP', () => {
   });
 
   it('follows a standby 307 redirect to the active node', async () => {
-    const active = await startVaultTestServer();
+    // The active node: another origin (a second proxy) in front of the same server.
+    const active = await FaultProxy.start(vault.bao.url);
     try {
       vault.addFault({ path: 'transit/encrypt', kind: 'redirect', location: active.url, count: 1 });
       // The active node is another origin: followed only because it is listed (-vault-redirect-origins).
       const redirected: string[] = [];
       const standby = new VaultHttpClient(settings({ redirectOrigins: [new URL(active.url).origin] }), clock, undefined, undefined, (_from, to) => redirected.push(to));
-      standby.setToken(active.kmsToken);
+      standby.setToken(vault.kmsToken);
       const [e] = await new VaultTransitAdapter(standby, 'transit', 'kms').encrypt([{ plaintext: Buffer.from('x') }], ctx());
       await standby.close();
       assert.ok(e.ok);
@@ -171,7 +193,7 @@ describe('Vault transit adapter over HTTP', () => {
 
 describe('Vault token session and AppRole over HTTP', () => {
   it('looks up the token and renews it, capped by its max TTL', async () => {
-    const t = vault.createToken({ ttl: 600, explicitMaxTtl: 700, policies: ['kms'], orphan: true });
+    const t = await vault.bao.createToken({ ttl: '600s', explicit_max_ttl: '700s', policies: ['kms'] });
     http.setToken(t.token);
     const l = await session.lookupSelf(ctx());
     assert.equal(l.creationTtl, 600);
@@ -181,9 +203,9 @@ describe('Vault token session and AppRole over HTTP', () => {
   });
 
   it('classifies an expired token as permission-denied with tokenInvalid (Vault ≥1.17)', async () => {
-    const t = vault.createToken({ ttl: 60, policies: ['kms'], orphan: true });
+    const t = await vault.bao.createToken({ ttl: '1s', policies: ['kms'] });
     http.setToken(t.token);
-    vault.advanceClock(120);
+    await sleep(2500); // a real token past its real TTL
     await assert.rejects(session.lookupSelf(ctx()), (e: KmsError) => e.kind === 'permission-denied' && e.tokenInvalid);
   });
 
@@ -191,7 +213,7 @@ describe('Vault token session and AppRole over HTTP', () => {
     const seen: string[] = [];
     const approle = new AppRoleAuthStrategy(http, 'approle', vault.roleId, vault.secretId, undefined, (s) => seen.push(s));
     const token = await approle.login(ctx());
-    assert.match(token, /^hvs\./);
+    assert.match(token, /^(hvs|s)\./); // Vault issues hvs. tokens, OpenBao s. ones
     assert.ok(seen.includes(vault.secretId) && seen.includes(token), 'secrets are registered for redaction');
     http.setToken(token);
     assert.ok((await session.lookupSelf(ctx())).ttl > 0);

@@ -1,7 +1,6 @@
 import { after, before, beforeEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
-import { RealServer } from '../support/real-server';
+import { ProxiedServer } from '../support/fault-proxy';
 import { TcpForwarder } from '../support/tcp-forwarder';
 import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultAddressChecker } from '../../src/adapters/vault/vault-address-checker';
@@ -12,8 +11,8 @@ import { withTimeout } from '../../src/ports/call-context';
 
 /** Several -vault-address entries: sticky failover and retries until the deadline, over real HTTP. */
 const clock = { now: () => Date.now() };
-/** One Vault behind two addresses (a TCP forwarder is the second "node"): one token and key for both. */
-let vault: VaultTestServer;
+/** One OpenBao (behind a fault proxy) at two addresses (a TCP forwarder is the second "node"): one token and key for both. */
+let vault: ProxiedServer;
 let second: TcpForwarder;
 let secondUrl: string;
 let deadUrl: string;
@@ -46,7 +45,7 @@ function backoffWaits(t: TestContext): number[] {
 }
 
 before(async () => {
-  vault = await startVaultTestServer();
+  vault = await ProxiedServer.start();
   second = new TcpForwarder(await TcpForwarder.freePort(), Number(new URL(vault.url).port));
   await second.up();
   secondUrl = `http://127.0.0.1:${second.port}`;
@@ -57,9 +56,8 @@ after(async () => {
   await second.down();
   await vault.close();
 });
-beforeEach(() => {
-  vault.reset();
-  vault.clearFaults();
+beforeEach(async () => {
+  await vault.reset();
 });
 
 describe('Vault client with several addresses', () => {
@@ -115,15 +113,8 @@ describe('Vault client with several addresses', () => {
 });
 
 describe('sys/health check of every address (real OpenBao)', () => {
-  let bao: RealServer;
-  before(async () => {
-    bao = await RealServer.start();
-  });
-  after(async () => {
-    await bao.close();
-  });
-
   it('names the role of each address and makes a passing one a failover candidate again', async () => {
+    const bao = vault.bao;
     const http = client([deadUrl, bao.url]);
     http.endpoints.failed(http.endpoints.all[1], 'test');
     const checks = await new VaultAddressChecker(http.endpoints).checkAll(withTimeout(Date.now(), 1000));

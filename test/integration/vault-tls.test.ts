@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
+import { FaultProxy, ProxiedServer } from '../support/fault-proxy';
 import { makeTestPki, type TestPki } from '../support/test-pki';
 import { VaultHttpClient } from '../../src/adapters/vault/vault-http-client';
 import { VaultTransitAdapter } from '../../src/adapters/vault/vault-transit.adapter';
@@ -8,10 +8,10 @@ import type { VaultClientSettings } from '../../src/adapters/vault/vault-setting
 import { KmsError } from '../../src/ports/errors';
 import { withTimeout } from '../../src/ports/call-context';
 
-/** The Vault client's TLS behaviour against the test server serving HTTPS. */
+/** The Vault client's TLS behaviour against OpenBao behind a proxy serving HTTPS (and a plain-HTTP one beside it). */
 let pki: TestPki;
-let tls: VaultTestServer;
-let plain: VaultTestServer;
+let tls: ProxiedServer;
+let plain: FaultProxy;
 const clients: VaultHttpClient[] = [];
 const clock = { now: () => Date.now() };
 const ctx = () => withTimeout(Date.now(), 3000);
@@ -25,13 +25,13 @@ function transitFor(over: Partial<VaultClientSettings>, token: string): VaultTra
 
 before(async () => {
   pki = makeTestPki();
-  tls = await startVaultTestServer({ tls: { cert: pki.certFile, key: pki.keyFile } });
-  plain = await startVaultTestServer();
+  tls = await ProxiedServer.start({}, { tls: { certFile: pki.certFile, keyFile: pki.keyFile } });
+  plain = await FaultProxy.start(tls.bao.url);
 });
 after(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await tls.close();
   await plain.close();
+  await tls.close();
 });
 
 describe('Vault client TLS', () => {

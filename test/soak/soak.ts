@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { startVaultTestServer } from '../support/vault-server/vault-test-server';
+import { ProxiedServer } from '../support/fault-proxy';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
 
@@ -45,7 +45,7 @@ function rssMb(pid: number): number {
 }
 
 export async function runSoak(durationMs: number, workers = 16, log: (s: string) => void = () => {}): Promise<SoakReport> {
-  const vault = await startVaultTestServer();
+  const vault = await ProxiedServer.start();
   const socket = join(tempSocketDir(), 'vaultkms.socket');
   const plugin = new PluginProcess([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', '-disable-v1=false', '-health-check-interval=2s']);
   const client = new KmsTestClient(socket, { timeoutMs: 2000 });
@@ -103,7 +103,7 @@ export async function runSoak(durationMs: number, workers = 16, log: (s: string)
       }
     };
 
-    const faults: [string, () => void, () => void][] = [
+    const faults: [string, () => unknown, () => unknown][] = [
       ['seal', () => vault.seal(), () => vault.unseal()],
       ['503 burst', () => vault.addFault({ path: 'transit/', kind: 'status', status: 503, count: 20 }), () => vault.clearFaults()],
       ['connection resets', () => vault.addFault({ path: 'transit/', kind: 'reset', count: 10 }), () => vault.clearFaults()],
@@ -120,9 +120,9 @@ export async function runSoak(durationMs: number, workers = 16, log: (s: string)
         report.faultsInjected[name] = (report.faultsInjected[name] ?? 0) + 1;
         const length = 300 + randomInt(1500);
         faultUntil = Date.now() + length + GRACE_MS;
-        on();
+        await on();
         await sleep(length);
-        off();
+        await off();
         faultUntil = Date.now() + GRACE_MS;
       }
     };
@@ -139,7 +139,7 @@ export async function runSoak(durationMs: number, workers = 16, log: (s: string)
     stop = true;
     await Promise.all(loops);
     vault.clearFaults();
-    vault.unseal();
+    await vault.unseal();
     vault.setLatency(0);
     report.crashed = exited;
     if (!exited) {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 /**
  * Everything the plugin says to the outside during the test run (log lines,
  * gRPC error messages, /metrics pages) is appended here by every suite, and
- * every credential handed to a plugin is recorded. test/final/leak-scan runs
+ * every credential handed to a plugin is recorded. test/secret-leaks/leak-scan runs
  * after all other suites and fails if any recorded secret, any Vault token or
  * any plaintext marker appears in the captured output.
  */

@@ -94,8 +94,8 @@ export interface AdminResponse {
   readonly json: any;
 }
 
-/** Maps an audited request to the counter names the Vault test server uses. */
-function statKey(path: string, operation: string): string {
+/** Maps a request (path after /v1/, audit operation) to a counter name: transit.encrypt, token.renew-self, approle.login, … */
+export function statKey(path: string, operation: string): string {
   if (path.startsWith('transit/encrypt/')) return 'transit.encrypt';
   if (path.startsWith('transit/decrypt/')) return 'transit.decrypt';
   if (/^transit\/keys\/[^/]+$/.test(path)) return operation === 'read' ? 'transit.keys.read' : `transit.keys.${operation}`;
@@ -212,7 +212,7 @@ export class RealServer {
     await this.reset();
   }
 
-  /** A fresh `kms` key (version 1) and fresh credentials, as the test server's reset(). */
+  /** A fresh `kms` key (version 1) and fresh credentials. */
   async reset(): Promise<void> {
     const existing = await this.api('GET', 'transit/keys/kms');
     if (existing.status === 200) {
@@ -240,6 +240,15 @@ export class RealServer {
     return { token: res.json.auth.client_token, accessor: res.json.auth.accessor };
   }
 
+  /** An AppRole role with the kms policy and the given settings (e.g. short real TTLs); returns its credentials. */
+  async createAppRole(name: string, role: Record<string, unknown>): Promise<{ roleId: string; secretId: string }> {
+    await this.mustOk('POST', `auth/approle/role/${name}`, { token_policies: ['kms'], ...role });
+    const roleId = (await this.mustOk('GET', `auth/approle/role/${name}/role-id`)).json.data.role_id as string;
+    const secretId = (await this.mustOk('POST', `auth/approle/role/${name}/secret-id`, {})).json.data.secret_id as string;
+    captureSecret(secretId);
+    return { roleId, secretId };
+  }
+
   async rotateKey(name = 'kms'): Promise<number> {
     await this.mustOk('POST', `transit/keys/${name}/rotate`, {});
     return (await this.mustOk('GET', `transit/keys/${name}`)).json.data.latest_version as number;
@@ -259,7 +268,7 @@ export class RealServer {
   /**
    * Requests the server received from anyone but the root token (i.e. from
    * the plugin) since the last resetStats(), counted from the audit log with
-   * the test server's counter names.
+   * statKey's counter names.
    */
   stats(): Record<string, number> {
     const out: Record<string, number> = {};

@@ -3,7 +3,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 /**
  * A loopback TCP forwarder whose listening side can be switched off and on,
  * to make "Vault unreachable" (connection refused) real without restarting
- * the Vault test server and losing its tokens.
+ * the Vault server and losing its tokens.
  */
 export class TcpForwarder {
   private server: Server | undefined;

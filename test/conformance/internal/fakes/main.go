@@ -6,7 +6,7 @@
 //
 //	go build -tags fakes -o /tmp/kms-fakes ./internal/fakes
 //
-// `kms-fakes vault --port 0` behaves like the Vault test server (JSON line on
+// `kms-fakes vault --port 0` behaves like proxied OpenBao (test/support/proxied-openbao-cli.ts) (JSON line on
 // stdout, /_test/seal|unseal|stats, transit keys/encrypt/decrypt/rotate).
 // `kms-fakes -vault-address=... -token=... -socket=unix://...` behaves like the
 // plugin (KMS v2 + v1beta1 on one unix socket).

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CAPTURE_DIR, PLAINTEXT_MARKER } from '../support/leak-capture';
 
 /**
- * Runs after every other suite (scripts/run-tests.mjs puts test/final last).
+ * Runs after every other suite (scripts/run-tests.mjs puts test/secret-leaks last).
  * Fails if anything the plugin printed, answered over gRPC or exposed on
  * /metrics during the whole run contains a credential or a plaintext.
  */

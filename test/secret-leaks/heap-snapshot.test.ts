@@ -20,8 +20,8 @@ import { backendNames, startBackend, type VaultBackend } from '../support/vault-
 let vault: VaultBackend;
 let plugin: PluginProcess | undefined;
 before(async () => {
-  // Real OpenBao unless KMS_TEST_VAULT_BACKENDS leaves it out.
-  vault = await startBackend(backendNames().includes('openbao') ? 'openbao' : 'test-server');
+  // OpenBao unless KMS_TEST_VAULT_BACKENDS leaves it out.
+  vault = await startBackend(backendNames().includes('openbao') ? 'openbao' : 'vault');
 });
 after(async () => {
   await plugin?.stop();

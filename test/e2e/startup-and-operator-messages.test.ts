@@ -12,8 +12,8 @@ import { RealServer } from '../support/real-server';
 import { TcpForwarder } from '../support/tcp-forwarder';
 
 /**
- * The numbered findings of the first trial with real OpenBao, each pinned by
- * a test of the built CLI (issue: real OpenBao as the test substrate).
+ * What an operator meets first, with the built CLI against real OpenBao: the first Status, error texts,
+ * conflicting credential sources, proxy variables, a missing CA file, KMS v1 while disabled, and log lines.
  */
 let bao: RealServer;
 const plugins = new PluginFixture();
@@ -33,7 +33,7 @@ function spawnPlugin(args: string[], env: Record<string, string> = {}) {
   return { p, socket };
 }
 
-describe('1. ready when the socket appears', () => {
+describe('ready when the socket appears', () => {
   it('answers the first Status truthfully: ok when Vault is fine, never "starting"', async () => {
     await bao.reset();
     const { p, socket } = spawnPlugin([`-vault-address=${bao.url}`, '-auth-method=token', `-token=${bao.kmsToken}`]);
@@ -63,7 +63,7 @@ describe('1. ready when the socket appears', () => {
   });
 });
 
-describe('2. error texts name the operation, the path and the likely cause', () => {
+describe('error texts name the operation, the path and the likely cause', () => {
   it('a wrong token read through -token-file is reported as a bad token, as through the env var', async () => {
     const file = join(tempSocketDir(), 'token');
     writeFileSync(file, 's.not-a-real-token\n', { mode: 0o600 });
@@ -73,7 +73,7 @@ describe('2. error texts name the operation, the path and the likely cause', () 
   });
 });
 
-describe('3. conflicting credential sources are never resolved silently', () => {
+describe('conflicting credential sources are never resolved silently', () => {
   it('-approle-secret-id with -approle-secret-id-file is a configuration error naming both', async () => {
     const file = join(tempSocketDir(), 'secret-id');
     writeFileSync(file, 'x\n');
@@ -103,7 +103,7 @@ describe('3. conflicting credential sources are never resolved silently', () => 
   });
 });
 
-describe('4. proxy variables, as Vault\'s Go client honours them', () => {
+describe('proxy variables, as Vault\'s Go client honours them', () => {
   let proxy: Server;
   let proxyPort: number;
   let proxied = 0;
@@ -176,7 +176,7 @@ describe('4. proxy variables, as Vault\'s Go client honours them', () => {
   });
 });
 
-describe('5. a missing CA file is a configuration error', () => {
+describe('a missing CA file is a configuration error', () => {
   for (const [how, args, env] of [
     ['VAULT_CACERT', [], { VAULT_CACERT: '/nonexistent/ca.crt' }],
     ['-vault-ca-cert', ['-vault-ca-cert=/nonexistent/ca.crt'], {}],
@@ -193,7 +193,7 @@ describe('5. a missing CA file is a configuration error', () => {
   }
 });
 
-describe('6. KMS v1 while v1 is disabled', () => {
+describe('KMS v1 while v1 is disabled', () => {
   it('answers UNIMPLEMENTED naming -disable-v1=false, and logs the hint once', async () => {
     await bao.reset();
     const { client, p } = await plugins.start([`-vault-address=${bao.url}`, '-auth-method=token', `-token=${bao.kmsToken}`]);
@@ -205,7 +205,7 @@ describe('6. KMS v1 while v1 is disabled', () => {
   });
 });
 
-describe('8. log cosmetics', () => {
+describe('log format of durations and the socket URL', () => {
   it('logs durations rounded, and the socket as an absolute unix:/// URL', async () => {
     await bao.reset();
     const dir = tempSocketDir();

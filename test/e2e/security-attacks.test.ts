@@ -10,8 +10,7 @@ import { KMS_V2_SERVICE } from '../../src/adapters/grpc/kms-messages';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
 import { PluginFixture } from '../support/plugin-fixture';
-import { startVaultTestServer, type VaultTestServer } from '../support/vault-server/vault-test-server';
-import { vaultApi } from '../support/vault-admin';
+import { ProxiedServer } from '../support/fault-proxy';
 import { HostileHttpServer, streamHugeBody } from '../support/hostile-http';
 
 /**
@@ -19,9 +18,9 @@ import { HostileHttpServer, streamHugeBody } from '../support/hostile-http';
  * with KMS_PLUGIN_BIN, the packaged artifact) as a separate process.
  */
 const plugins = new PluginFixture();
-let vault: VaultTestServer;
+let vault: ProxiedServer;
 before(async () => {
-  vault = await startVaultTestServer();
+  vault = await ProxiedServer.start();
 });
 after(async () => {
   await plugins.stopAll();
@@ -72,7 +71,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
+describe('signals, and SIGTERM during start-up', () => {
   it('SIGUSR1 never opens the inspector: no new listening port, no "Debugger listening", process alive and serving', async () => {
     const { p, socket } = await startDev();
     const port = await p.healthPort();
@@ -133,13 +132,13 @@ describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
     const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token-file=${tokenFile}`, '-token-refresh-interval=1h']);
     const logins = () => p.logs().filter((l) => l.message === 'authenticated to Vault').length;
     assert.equal(logins(), 1);
-    const second = vault.createToken({ ttl: 3600, policies: ['kms'], orphan: true });
+    const second = await vault.bao.createToken({ ttl: '1h', policies: ['kms'], no_default_policy: true });
     writeFileSync(tokenFile, second.token);
     p.signal('SIGHUP');
     await p.waitForLog((l) => l.message === 'SIGHUP: reading the credential file again and logging in');
     await eventually(async () => logins(), (n) => n === 2);
     // The old token is gone: requests work with the one read from the file.
-    assert.equal((await vaultApi(vault, 'POST', 'auth/token/revoke', { token: vault.kmsToken })).status, 204);
+    assert.equal((await vault.bao.api('POST', 'auth/token/revoke', { token: vault.kmsToken })).status, 204);
     const c = new KmsTestClient(socket);
     const enc = await c.encrypt(Buffer.alloc(32, 9));
     assert.match(enc.ciphertext.toString(), /^vault:v1:/);
@@ -149,7 +148,7 @@ describe('signals (issue 10 items 1 and 11, and the start-up race)', () => {
   });
 });
 
-describe('command line and configuration (issue 10 items 8, 9, 10, 11)', () => {
+describe('command line and configuration that would expose a secret or the socket', () => {
   const refused = async (args: string[], env: Record<string, string>, pattern: RegExp, secret?: string) => {
     const dir = tempSocketDir();
     const p = plugins.adopt(new PluginProcess([...args, `-socket=unix://${join(dir, 'never.socket')}`], env));
@@ -184,7 +183,7 @@ describe('command line and configuration (issue 10 items 8, 9, 10, 11)', () => {
   });
 });
 
-describe('socket file and directory (issue 10 items 6 and 9)', () => {
+describe('socket file and directory permissions', () => {
   it('creates missing directories 0700', async () => {
     const base = tempSocketDir();
     const socket = join(base, 'a', 'b', 'vaultkms.socket');
@@ -277,7 +276,7 @@ describe('socket file and directory (issue 10 items 6 and 9)', () => {
   });
 });
 
-describe('a hostile Vault (issue 10 item 2)', () => {
+describe('a hostile Vault', () => {
   it('answering every request with a 1 GB body: the plugin stays far below its memory limit, says why, and keeps serving its socket', async () => {
     const sent: Promise<number>[] = [];
     const server = await new HostileHttpServer((_req, res) => void sent.push(streamHugeBody(res, 1024 * 1024 * 1024))).start();
@@ -301,7 +300,7 @@ describe('a hostile Vault (issue 10 item 2)', () => {
   });
 });
 
-describe('health port exhaustion (issue 10 item 3)', () => {
+describe('health port exhaustion', () => {
   it('420 slow-header connections under a 400 file-descriptor limit do not affect gRPC; /live answers again', async () => {
     const { p, socket } = await startDev([], { launcher: ['prlimit', '--nofile=400:400', '--'] });
     const port = await p.healthPort();
@@ -334,9 +333,9 @@ describe('health port exhaustion (issue 10 item 3)', () => {
   });
 });
 
-describe('gRPC requests (issue 10 items 7 and 11)', () => {
+describe('gRPC floods and malformed requests', () => {
   it('answers RESOURCE_EXHAUSTED at once beyond the in-flight bound (2,000 Decrypts of 92 KB while Vault hangs); memory stays bounded', async (t) => {
-    vault.reset();
+    await vault.reset();
     const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`]);
     vault.addFault({ path: 'transit/decrypt', kind: 'hang' });
     const ciphertext = Buffer.from(`vault:v1:${randomBytes(69_000).toString('base64')}`);
@@ -389,7 +388,7 @@ describe('gRPC requests (issue 10 items 7 and 11)', () => {
   });
 
   it('refuses before reading beyond the in-flight bound: 2,000 concurrent Decrypts of 92 KB over 8 connections while Vault hangs get RESOURCE_EXHAUSTED or their deadline, and the plugin stays up and serves', async (t) => {
-    vault.reset();
+    await vault.reset();
     const { p, socket } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${vault.kmsToken}`]);
     vault.addFault({ path: 'transit/decrypt', kind: 'hang' });
     const ciphertext = Buffer.from(`vault:v1:${randomBytes(69_000).toString('base64')}`);
@@ -477,7 +476,7 @@ async function squatHealthPort(body: string): Promise<{ port: number; server: Se
   return { port, server, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-describe('round 3 (issue 22 part B): a local user against the process', () => {
+describe('a local user against the process', () => {
   it('a squatter on the health port never stops the socket: gRPC serves, the log says the probes are not ours, and the port is ours once the squatter leaves', async () => {
     const squatter = await squatHealthPort('squatter says ok\n');
     const dir = tempSocketDir();
@@ -514,7 +513,7 @@ describe('round 3 (issue 22 part B): a local user against the process', () => {
   });
 
   it('a secret given as a flag is gone from /proc/<pid>/cmdline once the plugin runs, with a warning naming the file form', async () => {
-    vault.reset();
+    await vault.reset();
     const token = vault.kmsToken;
     const { p } = await plugins.start([`-vault-address=${vault.url}`, '-auth-method=token', `-token=${token}`]);
     const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8');
@@ -527,7 +526,7 @@ describe('round 3 (issue 22 part B): a local user against the process', () => {
   });
 
   it('a core dump (SIGABRT, core size unlimited) holds no Vault token: memory is left out of it', async (t) => {
-    vault.reset();
+    await vault.reset();
     const token = vault.kmsToken;
     const dir = tempSocketDir();
     const socket = join(dir, 'vaultkms.socket');
