@@ -8,23 +8,27 @@
  * image put in its place), and the kube-apiserver static Pod is restarted (its manifest changed): measured is the
  * time until `GET /api/v1/secrets` (what `kubectl get secrets -A` sends) returns every Secret, decrypted and
  * compared with what was written; the plugin's CPU time (user + system of its process, /proc/<pid>/stat) in that
- * window; the new kube-apiserver's own CPU time; and the requests OpenBao received from the plugin (its audit log),
- * with their latency. Per plugin: one unmeasured warm-up restart after the switch, then `rounds` measured ones.
+ * window, and OpenBao's and etcd's; the new kube-apiserver's own CPU time; and the requests OpenBao received from the
+ * plugin (its audit log), with their latency. Per plugin: one warm-up restart after the switch (recorded, left out
+ * of the medians), then `rounds` measured ones.
  *
  * Runs as root in a private network namespace (test/cluster/cold-start/run.sh). Arguments:
  *   --api v2|v1|both   (default both: v2 on one node, then v1 on a fresh one)
  *   --secrets N        (default 3000)   --rounds N (default 3)
  *   --out DIR          (default bench/results)
- *   --profile          ours runs with NODE_OPTIONS=--cpu-prof; the profiles land in DIR/cold-start-prof-<api>/
+ *   --profile          then `rounds` more restarts with ours run as a process under --cpu-prof (see profileOurs);
+ *                      the profiles and a summary land in DIR/cold-start-prof-<api>/
+ *   --profile-v8-flags "F..."  a second profiled series with these V8 flags instead of the executable's
+ *   --no-compare       only the profiled series (no image/Go rounds)
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import { type ClusterNode, NODE_NAME } from '../node';
 import { PLUGIN, deploy, need } from '../deploy';
-import type { RealServer } from '../../support/real-server';
+import { type RealServer, baoBinary } from '../../support/real-server';
 import { REPO_ROOT, sleep } from '../../support/plugin-process';
 
 type Api = 'v1' | 'v2';
@@ -36,6 +40,8 @@ interface Options {
   readonly rounds: number;
   readonly out: string;
   readonly profile: boolean;
+  readonly profileV8Flags?: string[];
+  readonly compare: boolean;
 }
 
 export interface Sample {
@@ -55,6 +61,9 @@ export interface Sample {
   readonly secretsListed: number;
   readonly pluginCpuSeconds: number;
   readonly apiserverCpuSeconds: number;
+  /** OpenBao's and etcd's CPU over the same window as the plugin's (from the manifest edit to the full list). */
+  readonly vaultCpuSeconds: number;
+  readonly etcdCpuSeconds: number;
   /** Requests from the plugin between the new process's start and the full list. */
   readonly vaultRequests: number;
   readonly vault: Record<string, number>;
@@ -82,7 +91,9 @@ function parseArgs(argv: readonly string[]): Options {
     secrets,
     rounds,
     out: value('--out', join(REPO_ROOT, 'bench/results')),
-    profile: argv.includes('--profile'),
+    profile: argv.includes('--profile') || argv.includes('--profile-v8-flags'),
+    profileV8Flags: argv.includes('--profile-v8-flags') ? value('--profile-v8-flags', '').split(/\s+/).filter(Boolean) : undefined,
+    compare: !argv.includes('--no-compare'),
   };
 }
 
@@ -335,11 +346,18 @@ class ColdStartBench {
     const oldPid = node.containerPid('kube-apiserver');
     const pluginPid = hostPluginPid ?? node.containerPid(PLUGIN);
     const pluginCpu0 = cpuSeconds(pluginPid);
+    const baoPid = pidsOf(baoBinary())[0] ?? 0;
+    const etcdPid = pidsOf('/etcd')[0] ?? 0;
+    const baoCpu0 = cpuSeconds(baoPid);
+    const etcdCpu0 = cpuSeconds(etcdPid);
     this.bao.resetStats();
     const auditOffset = existsSync(this.bao.auditFile) ? readFileSync(this.bao.auditFile).length : 0;
     const t0 = Date.now();
     this.writeApiserverManifest();
-    while (existsSync(`/proc/${oldPid}`)) await sleep(20);
+    while (existsSync(`/proc/${oldPid}`)) {
+      if (Date.now() > t0 + 180_000) throw new Error(`the old kube-apiserver (pid ${oldPid}) did not exit within 180 s`);
+      await sleep(20);
+    }
     const tExit = Date.now();
     let readyAt = 0;
     let newPid = 0;
@@ -376,6 +394,8 @@ class ColdStartBench {
     const tList = Date.now();
     const apiserverCpu = newPid ? cpuSeconds(newPid) : NaN;
     const pluginCpu = cpuSeconds(pluginPid) - pluginCpu0;
+    const baoCpu = cpuSeconds(baoPid) - baoCpu0;
+    const etcdCpu = cpuSeconds(etcdPid) - etcdCpu0;
     while (!readyAt && Date.now() < deadline) await sleep(50);
     done = true;
     await side;
@@ -419,6 +439,8 @@ class ColdStartBench {
       secretsListed: listed,
       pluginCpuSeconds: Math.round(pluginCpu * 100) / 100,
       apiserverCpuSeconds: Math.round(apiserverCpu * 100) / 100,
+      vaultCpuSeconds: Math.round(baoCpu * 100) / 100,
+      etcdCpuSeconds: Math.round(etcdCpu * 100) / 100,
       vaultRequests: Object.values(vault).reduce((a, v) => a + v, 0),
       vault,
       vaultWholeWindow,
@@ -446,7 +468,7 @@ class ColdStartBench {
 }
 
 function summary(s: Sample): string {
-  return `list ${s.listSeconds.toFixed(2)} s (${s.listSecondsFromExit.toFixed(2)} s after the old process exited, ${s.listSecondsFromStart.toFixed(2)} s after the new one started), ready ${s.readySeconds.toFixed(2)} s, plugin CPU ${s.pluginCpuSeconds} s, apiserver CPU ${s.apiserverCpuSeconds} s, Vault ${JSON.stringify(s.vault)}, decrypt latency median ${s.decryptLatencyMs.median} ms`;
+  return `list ${s.listSeconds.toFixed(2)} s (${s.listSecondsFromExit.toFixed(2)} s after the old process exited, ${s.listSecondsFromStart.toFixed(2)} s after the new one started), ready ${s.readySeconds.toFixed(2)} s, plugin CPU ${s.pluginCpuSeconds} s, apiserver CPU ${s.apiserverCpuSeconds} s, OpenBao CPU ${s.vaultCpuSeconds} s, etcd CPU ${s.etcdCpuSeconds} s, Vault ${JSON.stringify(s.vault)}, decrypt latency median ${s.decryptLatencyMs.median} ms`;
 }
 
 function log(msg: string): void {
@@ -459,7 +481,17 @@ export interface ApiResult {
   readonly dekSeeds?: number;
   readonly samples: Sample[];
   readonly medians: Record<Plugin, Record<string, number>>;
-  readonly profile?: { dir: string; samples: Sample[]; totalMs: number; byConcern: Record<string, number>; topFunctions: Record<string, number> };
+  readonly profiles?: ProfiledSeries[];
+}
+
+export interface ProfiledSeries {
+  readonly v8Flags: string[];
+  readonly dir: string;
+  readonly samples: Sample[];
+  readonly medians: Record<string, number>;
+  readonly totalMs: number;
+  readonly byConcern: Record<string, number>;
+  readonly topFunctions: Record<string, number>;
 }
 
 /**
@@ -530,6 +562,8 @@ function medians(samples: readonly Sample[]): Record<Plugin, Record<string, numb
       readySeconds: median(measured.map((s) => s.readySeconds)),
       pluginCpuSeconds: median(measured.map((s) => s.pluginCpuSeconds)),
       apiserverCpuSeconds: median(measured.map((s) => s.apiserverCpuSeconds)),
+      vaultCpuSeconds: median(measured.map((s) => s.vaultCpuSeconds)),
+      etcdCpuSeconds: median(measured.map((s) => s.etcdCpuSeconds)),
       vaultRequests: median(measured.map((s) => s.vaultRequests)),
       decrypts: median(measured.map((s) => s.vault['transit.decrypt'] ?? 0)),
       decryptLatencyMedianMs: median(measured.map((s) => s.decryptLatencyMs.median)),
@@ -540,8 +574,8 @@ function medians(samples: readonly Sample[]): Record<Plugin, Record<string, numb
 
 export function table(results: readonly ApiResult[]): string {
   const lines = [
-    '| KMS | Secrets | plugin | all Secrets listed, from the new kube-apiserver process start (median of 3, s) | from the manifest edit (s) | kubelet: old process exit to new start (s) | /readyz from the manifest edit (s) | plugin CPU (s) | kube-apiserver CPU (s) | Vault requests | of them transit/decrypt |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| KMS | Secrets | plugin | all Secrets listed, from the new kube-apiserver process start (median of 3, s) | from the manifest edit (s) | kubelet: old process exit to new start (s) | /readyz from the manifest edit (s) | plugin CPU (s) | kube-apiserver CPU (s) | OpenBao CPU (s) | etcd CPU (s) | Vault requests | of them transit/decrypt |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results)
     for (const plugin of ['ours', 'go'] as Plugin[]) {
@@ -552,7 +586,7 @@ export function table(results: readonly ApiResult[]): string {
         .join(', ');
       const name = plugin === 'ours' ? 'this project (image)' : 'Go plugin v1.4.0';
       lines.push(
-        `| ${r.api} | ${r.secrets.toLocaleString('en-US')} | ${name} | ${m.listSecondsFromStart.toFixed(2)} (${runs}) | ${m.listSeconds.toFixed(2)} | ${m.kubeletSeconds.toFixed(2)} | ${m.readySeconds.toFixed(2)} | ${m.pluginCpuSeconds.toFixed(2)} | ${m.apiserverCpuSeconds.toFixed(2)} | ${m.vaultRequests} | ${m.decrypts} |`,
+        `| ${r.api} | ${r.secrets.toLocaleString('en-US')} | ${name} | ${m.listSecondsFromStart.toFixed(2)} (${runs}) | ${m.listSeconds.toFixed(2)} | ${m.kubeletSeconds.toFixed(2)} | ${m.readySeconds.toFixed(2)} | ${m.pluginCpuSeconds.toFixed(2)} | ${m.apiserverCpuSeconds.toFixed(2)} | ${m.vaultCpuSeconds.toFixed(2)} | ${m.etcdCpuSeconds.toFixed(2)} | ${m.vaultRequests} | ${m.decrypts} |`,
       );
     }
   return lines.join('\n');
@@ -591,16 +625,23 @@ async function runApi(api: Api, options: Options): Promise<ApiResult> {
     await bench.populate();
     const dekSeeds = api === 'v2' ? await countDekSeeds(node) : undefined;
     log(`${api}: ${dekSeeds ?? 'no'} distinct DEK seeds among the sampled Secrets`);
-    const samples = await bench.run();
-    let profile: ApiResult['profile'];
+    const samples = options.compare ? await bench.run() : [];
+    const profiles: ProfiledSeries[] = [];
     if (options.profile) {
-      const dir = join(options.out, `cold-start-prof-${api}`);
       const ours = profiledEntry();
-      const profiled = await bench.profileOurs(ours.entry, ours.execArgv, dir, options.rounds);
-      profile = { dir, samples: profiled, ...summariseProfiles(dir) };
-      log(`${api}: profile of ours in ${dir}: ${JSON.stringify(profile.byConcern)}`);
+      const variants = [ours.execArgv, ...(options.profileV8Flags ? [options.profileV8Flags] : [])];
+      for (const [i, flags] of variants.entries()) {
+        const dir = join(options.out, `cold-start-prof-${api}${i ? `-${i}` : ''}`);
+        rmSync(dir, { recursive: true, force: true });
+        log(`${api}: ours profiled with ${flags.join(' ')}`);
+        const profiled = await bench.profileOurs(ours.entry, flags, dir, options.rounds);
+        const series = { v8Flags: flags, dir, samples: profiled, medians: medians(profiled).ours, ...summariseProfiles(dir) };
+        writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(series, null, 2)}\n`);
+        log(`${api}: profile in ${dir}: medians ${JSON.stringify(series.medians)}; self time by origin (ms) ${JSON.stringify(series.byConcern)}`);
+        profiles.push(series);
+      }
     }
-    return { api, secrets: options.secrets, dekSeeds, samples, medians: medians(samples), profile };
+    return { api, secrets: options.secrets, dekSeeds, samples, medians: medians(samples), profiles };
   } finally {
     await node.tearDown(process.env.KMS_CLUSTER_KEEP === '1');
     await bao.close();
@@ -616,7 +657,7 @@ async function main(): Promise<void> {
     results.push(r);
     writeFileSync(join(options.out, `cold-start-${api}.json`), `${JSON.stringify({ when: new Date().toISOString(), image: need('KMS_CLUSTER_IMAGE'), goImage: need('KMS_CLUSTER_GO_PLUGIN_IMAGE'), k8s: process.env.KMS_CLUSTER_K8S_VERSION, ...r }, null, 2)}\n`);
   }
-  console.log(`\n${table(results)}\n`);
+  if (results.some((r) => r.samples.length > 0)) console.log(`\n${table(results.filter((r) => r.samples.length > 0))}\n`);
 }
 
 main().catch((e) => {
