@@ -11,12 +11,27 @@ export class TcpForwarder {
 
   constructor(readonly port: number, private readonly targetPort: number) {}
 
+  /**
+   * A port nothing listens on, for a listener that comes up later. Chosen below
+   * the kernel's ephemeral range (32768-60999 by default): a port 0 bind hands
+   * out an ephemeral port, which any outgoing connection made in the meantime
+   * (the plugin's own retries among them) may take, so the later listen failed
+   * with EADDRINUSE now and then.
+   */
   static async freePort(): Promise<number> {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    const port = (s.address() as { port: number }).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
+    for (let attempt = 0; ; attempt++) {
+      const port = 20_000 + Math.floor(Math.random() * 12_000);
+      const s = createServer();
+      const bound = await new Promise<boolean>((r) => {
+        s.once('error', () => r(false));
+        s.listen(port, '127.0.0.1', () => r(true));
+      });
+      if (bound) {
+        await new Promise<void>((r) => s.close(() => r()));
+        return port;
+      }
+      if (attempt >= 50) throw new Error('no free port below the ephemeral range after 50 tries');
+    }
   }
 
   async up(): Promise<void> {
