@@ -486,6 +486,8 @@ export class ChaosRun {
       recovered = false;
     }
     const faultEnd = Date.now();
+    // Restarts while the fault lasts are the fault's (the Go plugin's liveness probe fails while Vault is sealed).
+    const restartsAtFaultEnd = (await this.pluginStatus())?.restarts ?? restartsBefore;
     const deadline = start + this.o.recoveryTimeoutSeconds * 1000;
     let recoveredAt = 0;
     while (recovered) {
@@ -493,9 +495,9 @@ export class ChaosRun {
         recovered = false;
         break;
       }
-      // A crash loop does not end by itself: three restarts during one fault and still not Ready.
+      // A crash loop does not end by itself: three restarts after the fault's steps and still not Ready.
       const now = await this.pluginStatus();
-      if (now && !now.ready && now.restarts - (newContainer && fault !== 'plugin-sigkilled' ? 0 : restartsBefore) >= 3) {
+      if (now && !now.ready && now.restarts - Math.min(restartsAtFaultEnd, now.restarts) >= 3) {
         recovered = false;
         break;
       }
