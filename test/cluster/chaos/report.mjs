@@ -54,8 +54,10 @@ function row(plugin, fault) {
     first: firsts.length ? `${fmt(median(firsts))}${runs.length > 1 ? ` (max ${fmt(Math.max(...firsts))})` : ''}` : '–',
     recovery: runs.every((f) => f.recovered)
       ? `${fmt(median(runs.map((f) => f.recoverySeconds)))}${runs.length > 1 ? ` (max ${fmt(Math.max(...runs.map((f) => f.recoverySeconds)))})` : ''}`
-      : 'NOT recovered',
-    restarts: sum('pluginRestarts'),
+      : runs.every((f) => f.recovered || f.remedy?.recoveredSeconds != null)
+        ? `not by itself; serving ${runs.filter((f) => f.remedy).map((f) => fmt(f.remedy.recoveredSeconds)).join(', ')} s after the fault once the flag its log names was added`
+        : 'NOT recovered',
+    restarts: runs.some((f) => f.remedy) ? 'crash loop' : sum('pluginRestarts'),
   };
 }
 const table = [
