@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   const r = result as ChaosResult;
   console.log(faultTable(r));
   writeFileSync(process.env.KMS_CHAOS_RESULT ?? 'chaos-result.json', `${JSON.stringify(r, null, 2)}\n`);
-  const bad = r.faults.filter((f) => !f.recovered).length + Object.values(r.checks).reduce((n, c) => n + (c ? c.lost + c.unreadable + c.wrong : 0), 0) + r.wrongReadsDuringLoad + (r.error ? 1 : 0);
+  // As the short run judges: the Go plugin may need the fix its own log names (after a SIGKILL), then must serve.
+  const bad = r.faults.filter((f) => !f.recovered && !(f.plugin === 'go' && f.remedy?.recoveredSeconds != null)).length + Object.values(r.checks).reduce((n, c) => n + (c ? c.lost + c.unreadable + c.wrong : 0), 0) + r.wrongReadsDuringLoad + (r.error ? 1 : 0);
   if (bad > 0) {
     console.error(`chaos: ${bad} problems (unrecovered faults, lost, unreadable or wrong Secrets)`);
     process.exit(1);
