@@ -37,3 +37,6 @@ bash test/control-plane/run.sh
 
 echo "== a real node: a kubelet and containerd run etcd, kube-apiserver and the image as static Pods (test/cluster)"
 bash test/cluster/run.sh
+
+echo "== faults while the cluster serves, ours then the Go plugin, under a steady Secret load (test/cluster/chaos)"
+bash test/cluster/run.sh chaos

@@ -8,6 +8,9 @@
 #   test/cluster/run.sh up        npm run cluster:up: the same node, left running for a demo
 #   test/cluster/run.sh kubectl   npm run cluster:kubectl -- get pods -A: kubectl on that node
 #   test/cluster/run.sh down      npm run cluster:down: tears it down
+#   test/cluster/run.sh chaos     npm run test:chaos: the short chaos run (test/cluster/chaos/chaos.test.ts)
+#   test/cluster/run.sh chaos-long [minutes]   npm run chaos:long: the scheduled one (default 60 minutes),
+#                                 which regenerates docs/reliability.md (test/cluster/chaos/report.mjs)
 #   KMS_CLUSTER_KEEP=1    keep the node's directory (logs, manifests) after the test run
 # Needs root, and `npm run tools` and `npm run build` done.
 set -uo pipefail
@@ -35,8 +38,8 @@ case "$mode" in
     kubectl=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).kubectl' "$state")
     kubeconfig=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).kubeconfig' "$state")
     exec nsenter --net="/proc/$pid/ns/net" "$kubectl" --kubeconfig="$kubeconfig" "$@" ;;
-  up|test) ;;
-  *) echo "usage: test/cluster/run.sh [test|up|down|kubectl ...]" >&2; exit 2 ;;
+  up|test|chaos|chaos-long) ;;
+  *) echo "usage: test/cluster/run.sh [test|up|down|kubectl ...|chaos|chaos-long [minutes]]" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || fail "needs root (a kubelet and containerd run the node)"
 for tool in buildah podman runc mmdebstrap unshare ip openssl go; do
@@ -80,8 +83,19 @@ cluster: a kubelet runs etcd, kube-apiserver and $image as static Pods, in a net
 EOT
   exit 0
 fi
-unshare --net -- bash -c "$netns_setup && readlink /proc/self/ns/net > $tmp/netns && exec node --test --test-reporter=spec dist/test/cluster/cluster.test.js"
+suite="node --test --test-reporter=spec dist/test/cluster/cluster.test.js"
+if [ "$mode" = chaos ]; then
+  suite="node --test --test-reporter=spec dist/test/cluster/chaos/chaos.test.js"
+  export KMS_CHAOS_RESULT=${KMS_CHAOS_RESULT:-$tmp/chaos.json}
+elif [ "$mode" = chaos-long ]; then
+  suite="node dist/test/cluster/chaos/long.js ${2:-60}"
+  export KMS_CHAOS_RESULT=${KMS_CHAOS_RESULT:-$tmp/chaos.json}
+fi
+unshare --net -- bash -c "$netns_setup && readlink /proc/self/ns/net > $tmp/netns && exec $suite"
 rc=$?
+if [ "$mode" = chaos-long ] && [ -s "$KMS_CHAOS_RESULT" ]; then
+  node test/cluster/chaos/report.mjs "$KMS_CHAOS_RESULT" docs || rc=1
+fi
 # The suite tears the node down itself and fails if anything is left. Should it have been killed instead,
 # whatever still runs in its network namespace (only what it started can be there) is killed here.
 if [ -s "$tmp/netns" ]; then
