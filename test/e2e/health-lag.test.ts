@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KmsTestClient } from '../support/kms-client';
 import { PluginProcess, eventually, sleep, tempSocketDir } from '../support/plugin-process';
@@ -28,9 +29,11 @@ after(async () => {
   await bao.close();
 });
 
-async function startPlugin(vaultAddress: string) {
-  const socket = join(tempSocketDir(), 'vaultkms.socket');
-  const p = new PluginProcess([`-vault-address=${vaultAddress}`, '-auth-method=token', `-token=${bao.kmsToken}`, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', `-health-check-interval=${FULL_CHECK_INTERVAL_S}s`]);
+async function startPlugin(vaultAddress: string, tokenFile?: string) {
+  const dir = tempSocketDir();
+  const socket = join(dir, 'vaultkms.socket');
+  const credential = tokenFile ? `-token-file=${tokenFile}` : `-token=${bao.kmsToken}`;
+  const p = new PluginProcess([`-vault-address=${vaultAddress}`, '-auth-method=token', credential, `-socket=unix://${socket}`, '-health-port=127.0.0.1:0', `-health-check-interval=${FULL_CHECK_INTERVAL_S}s`]);
   started.push(p);
   await p.waitForSocket(socket, 20_000);
   const healthUrl = `http://127.0.0.1:${await p.healthPort()}/health`;
@@ -91,5 +94,27 @@ describe('/health follows Vault within seconds, also when idle (real OpenBao)', 
     const lag = await secondsUntilUnhealthy(healthUrl, failedAt, FULL_CHECK_INTERVAL_S / 2);
     console.log(`# token revoked: /health 503 ${lag.seconds.toFixed(1)} s after the refused Encrypt (full check every ${FULL_CHECK_INTERVAL_S} s)`);
     assert.match(lag.body, /token/i);
+  });
+
+  it('a revoked token replaced in -token-file is used again within seconds, not at the next token check (60 s)', async () => {
+    await bao.reset();
+    const tokenFile = join(tempSocketDir(), 'token');
+    writeFileSync(tokenFile, bao.kmsToken, { mode: 0o400 });
+    const { client, healthUrl } = await startPlugin(bao.url, tokenFile);
+    await client.encrypt(markedPlaintext(3));
+    await bao.mustOk('POST', 'auth/token/revoke', { token: bao.kmsToken });
+    const failedAt = Date.now();
+    await assert.rejects(client.encrypt(markedPlaintext(4)), /PERMISSION_DENIED|permission denied/i);
+    await secondsUntilUnhealthy(healthUrl, failedAt, FULL_CHECK_INTERVAL_S / 2);
+    await sleep(3000);
+    const fresh = (await bao.createToken({ policies: ['kms'], no_default_policy: true, ttl: '24h' })).token;
+    writeFileSync(tokenFile + '.new', fresh, { mode: 0o400 });
+    renameSync(tokenFile + '.new', tokenFile);
+    const replacedAt = Date.now();
+    // The token check (-token-refresh-interval, 60 s by default) last ran at start-up; the failed health
+    // check sets it off at once, and it retries with its backoff until the new token is there.
+    await eventually(() => health(healthUrl), (h) => h.status === 200, (FULL_CHECK_INTERVAL_S / 2) * 1000);
+    console.log(`# token revoked, a new one written to -token-file 3 s later: /health 200 ${((Date.now() - replacedAt) / 1000).toFixed(1)} s after the new token`);
+    assert.equal((await client.encrypt(markedPlaintext(5))).key_id, '1');
   });
 });

@@ -32,7 +32,8 @@ function checksWithFakes(opts: { credentials?: CredentialMode; controls?: Partia
   c.register(TOKENS.Metrics, { useValue: NO_METRICS });
   c.register(TOKENS.DomainSettings, { useValue: TEST_SETTINGS });
   c.register(TOKENS.TransitBackend, { useValue: transit });
-  c.register(TOKENS.TokenSession, { useValue: new FakeSession() });
+  const session = new FakeSession();
+  c.register(TOKENS.TokenSession, { useValue: session });
   c.register(TOKENS.AuthStrategy, {
     useValue: {
       method: auth.method,
@@ -60,6 +61,7 @@ function checksWithFakes(opts: { credentials?: CredentialMode; controls?: Partia
     scheduler,
     transit,
     auth,
+    session,
     log,
     holdLogins: () => {
       let release = () => {};
@@ -152,6 +154,26 @@ describe('background checks (token and health schedule, operator signals)', () =
     assert.equal(d.verdict()?.healthy, false);
     assert.ok(SCHEDULE.addressIntervalMs < SCHEDULE.healthIntervalMs);
     assert.equal(health.runs, runs + 1, 'the full check ran right after the quick one, before its interval');
+  });
+
+  it('a token revoked, then replaced in its file, is used again within seconds, not at the next token interval', async () => {
+    const d = checksWithFakes();
+    d.checks.start();
+    await d.scheduler.advance(0);
+    assert.equal(d.verdict()?.healthy, true);
+    const revoked = new KmsError('permission-denied', 'permission denied', { tokenInvalid: true });
+    // Revoked: Vault refuses the token on every request, and the file still holds the same token.
+    d.transit.failWith = revoked;
+    d.session.lookupError = revoked;
+    await d.scheduler.advance(SCHEDULE.healthIntervalMs);
+    assert.equal(d.verdict()?.healthy, false);
+    // A new token is written to the file: the next login succeeds and Vault accepts it.
+    d.transit.failWith = undefined;
+    d.session.lookupError = undefined;
+    const elapsed = 4 * SCHEDULE.healthMaxRetryMs;
+    assert.ok(elapsed < SCHEDULE.tokenIntervalMs / 2);
+    await d.scheduler.advance(elapsed);
+    assert.equal(d.verdict()?.healthy, true, 'healthy again before the token interval came round');
   });
 
   it('SIGHUP with a credential file logs in again, then checks health', async () => {

@@ -5,7 +5,7 @@ import type { RandomPort } from '../../ports/random.port';
 import type { RepeatingTask, SchedulerPort } from '../../ports/scheduler.port';
 import { TOKENS } from '../../ports/tokens';
 import type { VaultRequestsPort } from '../../ports/vault-requests.port';
-import type { CredentialUpkeep } from './credentials';
+import type { CredentialCheck, CredentialUpkeep } from './credentials';
 import { HealthMonitor } from './health-monitor';
 import type { DomainSettings } from './settings';
 
@@ -30,11 +30,14 @@ export interface OperatorControls {
  */
 @injectable()
 export class BackgroundChecks {
+  /** The last token check failed: its own backoff is retrying it, so a failed health check leaves it alone. */
+  private tokenCheckFailing = false;
   private tasks: { readonly health: RepeatingTask; readonly addresses: RepeatingTask; readonly tokens: RepeatingTask | undefined } | undefined;
 
   constructor(
     @inject(HealthMonitor) private readonly health: HealthMonitor,
     @inject(TOKENS.CredentialUpkeep) private readonly credentials: CredentialUpkeep,
+    @inject(TOKENS.CredentialCheck) private readonly credentialCheck: CredentialCheck,
     @inject(TOKENS.OperatorControls) private readonly controls: OperatorControls,
     @inject(TOKENS.VaultRequests) vaultRequests: VaultRequestsPort,
     @inject(TOKENS.Scheduler) private readonly scheduler: SchedulerPort,
@@ -55,7 +58,7 @@ export class BackgroundChecks {
       ? this.scheduler.every(() => this.checkToken(), { intervalMs: s.tokenIntervalMs, minRetryMs: s.minRetryMs, runAtOnce: true })
       : undefined;
     // At once also with a token still to get: the address check can tell "Vault unreachable" before the first login ends.
-    const health = this.scheduler.every(() => this.health.check((n) => this.random.bytes(n)), {
+    const health = this.scheduler.every(() => this.checkHealth(), {
       intervalMs: s.healthIntervalMs,
       minRetryMs: s.minRetryMs,
       maxRetryMs: s.healthMaxRetryMs,
@@ -101,14 +104,25 @@ export class BackgroundChecks {
     try {
       await this.credentials.tick();
     } catch (e) {
+      this.tokenCheckFailing = true;
       this.log.warn('Vault token check failed; retrying with backoff', { error: (e as Error).message });
       // A failed first login is a verdict too: Status must say so now, not after an interval.
       if (!wasLoggedIn) this.checkHealthNow();
       return false;
     }
+    this.tokenCheckFailing = false;
     // The first login makes the first health check worth running now.
     if (!wasLoggedIn) this.checkHealthNow();
     return true;
+  }
+
+  private async checkHealth(): Promise<boolean> {
+    const ok = await this.health.check((n) => this.random.bytes(n));
+    // Credentials Vault refused (a revoked token, one not yet replaced in its file) while the token check last
+    // succeeded: it runs now and, failing, retries with its own backoff, instead of waiting for its next
+    // -token-refresh-interval. Never while it is failing already: each would set the other off at once.
+    if (!ok && !this.tokenCheckFailing && !this.credentialCheck.credentialStatus().ok) this.tasks?.tokens?.poke();
+    return ok;
   }
 
   /** Before start() there is nothing to hurry: the first health check runs at once anyway. */

@@ -1,3 +1,5 @@
+import { asKmsError } from '../../ports/errors';
+
 /**
  * How the envelope service and the health monitor see the Vault credentials,
  * without depending on how they are kept. TokenLifecycle implements both with
@@ -18,6 +20,23 @@ export interface CredentialCheck {
 export interface TokenRejectionHandler {
   generation(): number;
   onTokenRejected(usedGeneration: number, tokenInvalid: boolean): Promise<boolean>;
+}
+
+/**
+ * Runs `op`; if Vault refused it because our token is bad (not because the
+ * policy lacks a capability), logs in again and runs it once more. The
+ * request path and the health check both go through here, so a token replaced
+ * in its file is picked up by whichever asks Vault first.
+ */
+export async function retryAfterRelogin<T>(tokens: TokenRejectionHandler, op: () => Promise<T>): Promise<T> {
+  const generation = tokens.generation();
+  try {
+    return await op();
+  } catch (e) {
+    const err = asKmsError(e);
+    if (err.kind === 'permission-denied' && !err.missingCapability && (await tokens.onTokenRejected(generation, err.tokenInvalid))) return op();
+    throw err;
+  }
 }
 
 /** Keeps the credentials usable in the background, and logs in again when the operator asks (SIGHUP). */

@@ -9,7 +9,7 @@ import { KmsError, asKmsError } from '../../ports/errors';
 import { KeyVersionTracker } from '../model/key-version-tracker';
 import { LIMITS } from '../model/limits';
 import { parseVaultCiphertext } from '../model/vault-ciphertext';
-import type { TokenRejectionHandler } from './credentials';
+import { retryAfterRelogin, type TokenRejectionHandler } from './credentials';
 import { HealthMonitor } from './health-monitor';
 import { SingleFlight } from './coalescing-transit';
 
@@ -60,15 +60,8 @@ export class EnvelopeService implements KmsServicePort {
     return { version: 'v2', healthz: snap.healthy ? 'ok' : snap.reason, keyId: this.keys.keyId() };
   }
 
-  private async withRelogin<T>(op: () => Promise<T>): Promise<T> {
-    const generation = this.tokens.generation();
-    try {
-      return await op();
-    } catch (e) {
-      const err = asKmsError(e);
-      if (err.kind === 'permission-denied' && !err.missingCapability && (await this.tokens.onTokenRejected(generation, err.tokenInvalid))) return op();
-      throw err;
-    }
+  private withRelogin<T>(op: () => Promise<T>): Promise<T> {
+    return retryAfterRelogin(this.tokens, op);
   }
 }
 

@@ -10,7 +10,7 @@ import { withTimeout } from '../../ports/call-context';
 import { asKmsError } from '../../ports/errors';
 import { HealthState } from '../model/health-state';
 import { KeyVersionTracker } from '../model/key-version-tracker';
-import type { CredentialCheck } from './credentials';
+import { retryAfterRelogin, type CredentialCheck, type TokenRejectionHandler } from './credentials';
 import type { DomainSettings } from './settings';
 
 const PROBE_BYTES = 16;
@@ -43,6 +43,7 @@ export class HealthMonitor {
     @inject(TOKENS.DomainSettings) private readonly settings: DomainSettings,
     @inject(TOKENS.CredentialCheck) private readonly credentials: CredentialCheck,
     @inject(TOKENS.VaultAddresses) private readonly vaultAddresses: VaultAddressesPort,
+    @inject(TOKENS.TokenRejectionHandler) private readonly tokens: TokenRejectionHandler,
   ) {
     this.state = new HealthState(settings.healthMaxAgeMs);
   }
@@ -138,24 +139,28 @@ export class HealthMonitor {
     if (!creds.ok) return creds.reason;
     const ctx = withTimeout(this.clock.now(), this.settings.healthCheckTimeoutMs);
     try {
-      const key = await this.transit.readKey(ctx);
-      const seen = this.keys.observe(key.latestVersion, 'key-read');
-      if (seen.changed) this.log.info('transit key version changed', { from: seen.previous, to: seen.current });
-      if (seen.current !== undefined) this.metrics.keyVersion(seen.current);
-      const regression = this.keys.regressionDetected();
-      if (regression) {
-        return `transit key latest_version went from ${regression.from} back to ${regression.to}: the key was deleted and recreated; data encrypted before cannot be decrypted (restart the plugin to accept the new key)`;
-      }
-      if (!key.supportsEncryption || !key.supportsDecryption) {
-        return `transit key type ${key.type} does not support encryption and decryption`;
-      }
-      const probe = randomBytes(PROBE_BYTES);
-      const { ciphertext } = await this.transit.encrypt({ plaintext: probe }, ctx);
-      const plaintext = await this.transit.decrypt(ciphertext, ctx);
-      if (Buffer.compare(Buffer.from(plaintext), Buffer.from(probe)) !== 0) {
-        return 'health round trip returned different bytes';
-      }
-      return undefined;
+      // A token refused here (revoked, or replaced in its file) is logged in again at once, as a request
+      // would: not only at the next token check, up to -token-refresh-interval later.
+      return await retryAfterRelogin(this.tokens, async () => {
+        const key = await this.transit.readKey(ctx);
+        const seen = this.keys.observe(key.latestVersion, 'key-read');
+        if (seen.changed) this.log.info('transit key version changed', { from: seen.previous, to: seen.current });
+        if (seen.current !== undefined) this.metrics.keyVersion(seen.current);
+        const regression = this.keys.regressionDetected();
+        if (regression) {
+          return `transit key latest_version went from ${regression.from} back to ${regression.to}: the key was deleted and recreated; data encrypted before cannot be decrypted (restart the plugin to accept the new key)`;
+        }
+        if (!key.supportsEncryption || !key.supportsDecryption) {
+          return `transit key type ${key.type} does not support encryption and decryption`;
+        }
+        const probe = randomBytes(PROBE_BYTES);
+        const { ciphertext } = await this.transit.encrypt({ plaintext: probe }, ctx);
+        const plaintext = await this.transit.decrypt(ciphertext, ctx);
+        if (Buffer.compare(Buffer.from(plaintext), Buffer.from(probe)) !== 0) {
+          return 'health round trip returned different bytes';
+        }
+        return undefined;
+      });
     } catch (e) {
       const err = asKmsError(e);
       return `vault ${err.kind}: ${err.message}`;
